@@ -1,0 +1,151 @@
+/* trace.h — trace records: the one format that the simulator and the real runner write and that
+ * every output (metrics, Chrome JSON, terminal Gantt, expectations, the window) reads.
+ *
+ * A trace is a list of records in time order, each saying "entity X enters state S at time t",
+ * plus tables of the processes, threads and cores it speaks of, interned strings, the final
+ * variables of the main process, the expectations' results and how the run ended.
+ * Time is int64_t nanoseconds from the start of the run. */
+#ifndef TIMESLICE_TRACE_H
+#define TIMESLICE_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a thread is doing. Everything from TS_SLEEP to TS_WAIT is "blocked" with that reason. */
+enum thread_state {
+	TS_NEW,     /* created, not yet runnable (fork/thread creation in progress) */
+	TS_READY,   /* runnable, waiting for a core */
+	TS_RUNNING, /* on a core (rec.core) */
+	TS_SLEEP,   /* sleep() */
+	TS_IO,      /* io() */
+	TS_JOIN,    /* join() on a thread or process */
+	TS_LOCK,    /* waiting for a lock, semaphore, condition, event or barrier */
+	TS_GIL,     /* waiting for its process's GIL */
+	TS_WAIT,    /* waiting on a queue, pipe, pool result, or anything else */
+	TS_DONE,    /* finished (or killed) */
+	TS_COUNT
+};
+
+static inline bool thread_state_blocked(enum thread_state s)
+{
+	return s >= TS_SLEEP && s <= TS_WAIT;
+}
+
+/* What a core is doing. A core runs a thread exactly when that thread is TS_RUNNING on it;
+ * the core records say so too, so a core's track can be drawn from its records alone. */
+enum core_state {
+	CS_IDLE,   /* nothing to run */
+	CS_SWITCH, /* context switch in progress towards rec.tid (costs the machine's `cs`) */
+	CS_RUN,    /* running thread rec.tid */
+	CS_COUNT
+};
+
+enum trace_kind {
+	TR_STATE, /* thread tid enters state `state` (enum thread_state); core set when running */
+	TR_CORE,  /* core `core` enters state `state` (enum core_state); tid = thread or -1 */
+	TR_PRINT, /* thread tid printed the line `text` (string id; no trailing newline) */
+	TR_WAKE,  /* thread `obj` (a thread index) woke thread tid; reason says how */
+	TR_MARK,  /* instant event of thread tid named by `text` (fork, start, exit, error...) */
+	TR_KIND_COUNT
+};
+
+/* 32 bytes. Thread and core numbers are indexes into the trace's tables, not pids/tids. */
+struct trace_rec {
+	int64_t t;       /* ns since the start of the run */
+	int32_t tid;     /* thread index, or -1 */
+	int16_t core;    /* core index, or -1 */
+	uint8_t kind;    /* enum trace_kind */
+	uint8_t state;   /* enum thread_state or enum core_state, by kind */
+	int32_t obj;     /* object involved (thread index for TR_WAKE), or -1 */
+	uint32_t text;   /* string id (TR_PRINT, TR_MARK), 0 = none */
+	uint32_t reason; /* string id explaining the change, 0 = none */
+	uint32_t line;   /* scenario line that caused it, 0 = none */
+};
+
+struct trace_process {
+	int pid, ppid;
+	uint32_t name;     /* string id */
+	int main_thread;   /* thread index of its first thread */
+};
+
+struct trace_thread {
+	int tid;           /* the OS-style thread id (main thread's tid == its pid) */
+	int proc;          /* index into procs */
+	uint32_t name;     /* string id ("MainThread", "Thread-1", "Process-1", ...) */
+};
+
+struct trace_var {
+	uint32_t name;     /* string id */
+	uint32_t repr;     /* string id: the value as Python's repr() would print it */
+};
+
+struct trace_expect {
+	int line;
+	uint32_t text;     /* the expectation as written after `expect` */
+	bool ok;
+	uint32_t detail;   /* what was found, e.g. "balance is 12, expected 0"; 0 when ok */
+};
+
+/* How the run ended. */
+enum trace_end {
+	END_COMPLETED,  /* every thread finished */
+	END_UNTIL,      /* stopped at --until */
+	END_LIMIT,      /* an event, time or memory limit was hit: end_msg says which */
+	END_DEADLOCK,   /* every live thread blocked with nothing pending, or a wait-for cycle */
+	END_ERROR,      /* the scenario failed at run time: end_msg holds the diagnostic */
+};
+
+struct trace {
+	struct trace_rec *recs;
+	size_t nrecs, caprecs;
+	size_t max_recs;            /* trace_emit fails beyond this; 0 = no limit */
+
+	struct trace_process *procs;
+	int nprocs, capprocs;
+	struct trace_thread *threads;
+	int nthreads, capthreads;
+	int ncores;
+
+	struct trace_var *vars;     /* final globals of the main process, in definition order */
+	int nvars, capvars;
+	struct trace_expect *expects;
+	int nexpects, capexpects;
+
+	int64_t makespan;           /* time the last thread finished (or the run stopped) */
+	enum trace_end end;
+	char end_msg[1024];         /* human explanation of end (empty for END_COMPLETED) */
+	char source_name[256];      /* scenario file or bundled id */
+	char origin[16];            /* "sim" or "real" */
+
+	/* interned strings; id 0 is the empty string */
+	char **strs;
+	uint32_t nstrs, capstrs;
+	void *strindex;             /* private hash index for trace_intern */
+};
+
+/* Creates an empty trace with `ncores` cores. Returns NULL when out of memory.
+ * Free with trace_destroy (NULL is safe). */
+struct trace *trace_create(int ncores);
+void trace_destroy(struct trace *tr);
+
+/* Returns the id of s (interning a copy on first use); 0 for NULL or "". Returns UINT32_MAX
+ * when out of memory. */
+uint32_t trace_intern(struct trace *tr, const char *s);
+const char *trace_str(const struct trace *tr, uint32_t id); /* never NULL: "" for bad ids */
+
+/* Add table entries; return the new index, or -1 when out of memory. */
+int trace_add_process(struct trace *tr, int pid, int ppid, const char *name);
+int trace_add_thread(struct trace *tr, int proc, int tid, const char *name);
+
+/* Appends a record. Records must come in non-decreasing time. Returns 0, or -1 when the
+ * record limit (max_recs) is reached or memory runs out; the trace is unchanged then. */
+int trace_emit(struct trace *tr, const struct trace_rec *rec);
+
+int trace_add_var(struct trace *tr, const char *name, const char *repr);
+int trace_add_expect(struct trace *tr, int line, const char *text, bool ok, const char *detail);
+
+const char *thread_state_name(enum thread_state s);  /* "running", "ready", "sleep", ... */
+const char *core_state_name(enum core_state s);      /* "idle", "switch", "run" */
+
+#endif

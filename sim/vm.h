@@ -1,0 +1,211 @@
+/* vm.h — the scenario language's compiler and bytecode interpreter.
+ *
+ * The VM runs one thread's code until the thread needs the kernel: a system call (compute,
+ * sleep, print, fork, start, join, ...), the end of the thread, a run-time error, or a point
+ * where time must pass before it may go on (VM_YIELD). It knows nothing of time, cores or
+ * scheduling: the kernel (kernel.c) or the expectation checker answers its calls. The real
+ * runner drives the same VM. Pure computation (arithmetic, strings, lists, random numbers from
+ * the process's own stream) happens inside the VM, and every instruction adds the machine's
+ * per-instruction cost to the caller's cost counter, which the kernel burns as CPU time.
+ *
+ * Memory: values are reference counted. A `struct value` handed to the kernel in a vm_call is
+ * borrowed (valid until the next vm_run, vm_return or vm_raise on that thread); take a
+ * reference with vm_ref to keep it. Values given to the VM (vm_return, argument arrays) are
+ * given with their reference: the VM owns them afterwards. */
+#ifndef TIMESLICE_VM_H
+#define TIMESLICE_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ast.h"
+#include "diag.h"
+
+enum vtype {
+	V_NONE,
+	V_BOOL,    /* u.i = 0 or 1 */
+	V_INT,     /* u.i */
+	V_FLOAT,   /* u.f */
+	V_DUR,     /* u.i = nanoseconds */
+	V_STR,     /* u.o */
+	V_TUPLE,   /* u.o */
+	V_LIST,    /* u.o (mutable; deep-copied by vm_proc_fork) */
+	V_FUNC,    /* u.i = function index in the program */
+	V_BUILTIN, /* u.i = builtin index (see vm_builtin_name) */
+	V_MODULE,  /* u.i = module index (os, time, random, multiprocessing, threading, sys) */
+	V_HANDLE,  /* a kernel object: u.i = the kernel's id, aux = enum vm_handle_kind */
+};
+
+enum vm_handle_kind {
+	H_PROCESS = 1, /* multiprocessing.Process, or the current process */
+	H_THREAD,      /* threading.Thread, or current_thread() */
+	H_KIND_COUNT   /* later issues add locks, queues, pools, ... */
+};
+
+struct vobj; /* private: strings, tuples, lists */
+
+struct value {
+	uint8_t type;  /* enum vtype */
+	int32_t aux;
+	union {
+		int64_t i;
+		double f;
+		struct vobj *o;
+	} u;
+};
+
+/* What the VM asks of the kernel. */
+enum vm_sys {
+	SYS_PRINT,         /* argv[0]: the line to print (a str, sep/end already applied, no '\n') */
+	SYS_COMPUTE,       /* argv[0]: V_DUR of CPU work */
+	SYS_IO,            /* argv[0]: V_DUR of blocking I/O */
+	SYS_SLEEP,         /* argv[0]: V_DUR (time.sleep) */
+	SYS_FORK,          /* os.fork(): the kernel returns 0 in the child, the child's pid in the
+	                    * parent (see vm_thread_fork) */
+	SYS_GETPID,        /* os.getpid(), and the bare name `pid` */
+	SYS_GETPPID,       /* os.getppid(), `ppid` */
+	SYS_GETTID,        /* threading.get_ident(), `tid` */
+	SYS_THREAD_NAME,   /* `thread_name` */
+	SYS_NOW,           /* `now`: V_DUR since the run started */
+	SYS_ELAPSED,       /* `elapsed`: V_DUR since the current process started */
+	SYS_TIME,          /* time.time(), time.perf_counter(), time.monotonic(): float seconds */
+	SYS_CPU_COUNT,     /* os.cpu_count(), multiprocessing.cpu_count(): the machine's cores */
+	SYS_ACTIVE_CHILDREN, /* multiprocessing.active_children(): list of process handles */
+	SYS_CURRENT_THREAD,  /* threading.current_thread(): thread handle */
+	SYS_CURRENT_PROCESS, /* multiprocessing.current_process(): process handle */
+	SYS_PROCESS_NEW,   /* Process(target=, args=, name=, daemon=): kwargs as given */
+	SYS_THREAD_NEW,    /* Thread(target=, args=, name=, daemon=) */
+	SYS_METHOD,        /* self.name(args...) where self is a V_HANDLE: start, join, is_alive,
+	                    * terminate, ... */
+	SYS_GETATTR,       /* self.name where self is a V_HANDLE: name, pid, ident, exitcode, ... */
+	SYS_SETATTR,       /* self.name = argv[0] where self is a V_HANDLE: name, daemon */
+	SYS_QUERY,         /* expect-only: a name that is not a variable (`makespan`, `deadlock`,
+	                    * `printed("x")`, ...): name + args; answered by the checker */
+	SYS_COUNT
+};
+
+#define VM_MAX_ARGS 16
+
+struct vm_call {
+	enum vm_sys sys;
+	int line, col;       /* where the call is in the scenario */
+	struct value self;   /* SYS_METHOD, SYS_GETATTR, SYS_SETATTR */
+	const char *name;    /* method, attribute or query name */
+	int argc;
+	struct value argv[VM_MAX_ARGS];
+	int kwc;
+	const char *kwname[VM_MAX_ARGS];
+	struct value kwv[VM_MAX_ARGS];
+};
+
+enum vm_status {
+	VM_SYSCALL, /* *call is filled: answer with vm_return or vm_raise, then vm_run again */
+	VM_YIELD,   /* time must pass first: burn *cost, then vm_run again (nothing to answer) */
+	VM_EXIT,    /* the thread's code finished; vm_thread_result has its return value */
+	VM_ERROR,   /* an uncaught exception; vm_thread_error has the diagnostic */
+};
+
+struct vm_program;
+struct vm_proc;   /* a process's interpreter state: its globals and random stream */
+struct vm_thread; /* a thread's interpreter state: frames and stack */
+
+/* Compiles a parsed scenario. Returns NULL and fills *err (file:line:col, what was expected)
+ * on errors found before running: undefined names, wrong argument counts to builtins, `return`
+ * outside a function, `break` outside a loop, unsupported modules or names. `machine` lines
+ * are skipped (the runner reads them from the AST); each `expect` line becomes a small code
+ * object of its own. The program keeps pointers into `ast` and its source: keep both alive.
+ * Free with vm_program_destroy (NULL is safe). */
+struct vm_program *vm_compile(const struct ast_program *ast, struct diag *err);
+void vm_program_destroy(struct vm_program *prog);
+
+/* Cost in ns added to *cost for every instruction executed (default 0). */
+void vm_program_set_instr_cost(struct vm_program *prog, int64_t ns);
+
+/* Formats a handle for str()/repr() (e.g. "<Process name='Process-1' pid=1001>"); without
+ * one, handles print as "<process 3>". fn writes at most size bytes (NUL-terminated). */
+typedef void (*vm_handle_repr_fn)(void *ctx, const struct value *h, char *buf, size_t size);
+void vm_program_set_handle_repr(struct vm_program *prog, vm_handle_repr_fn fn, void *ctx);
+
+/* ---- processes ---- */
+
+/* A new process state with fresh globals (`__name__` is "__main__") and a random stream
+ * seeded from `seed`. Returns NULL when out of memory. */
+struct vm_proc *vm_proc_create(struct vm_program *prog, uint64_t seed);
+/* A copy of parent's globals (deep: lists are copied) with a new random stream from `seed`:
+ * what fork() gives the child. Returns NULL when out of memory. */
+struct vm_proc *vm_proc_fork(const struct vm_proc *parent, uint64_t seed);
+void vm_proc_destroy(struct vm_proc *p); /* NULL is safe; threads must be destroyed first */
+
+/* Whether more than one thread of this process may run: when set, the VM stops with
+ * VM_YIELD before touching a global while *cost > 0, so shared accesses happen in
+ * simulated-time order. */
+void vm_proc_set_shared(struct vm_proc *p, bool shared);
+
+/* Calls fn for every global variable of p that the program assigned (not functions, modules
+ * or builtins), in order of first assignment, with repr() of its value. */
+void vm_proc_foreach_global(const struct vm_proc *p,
+			    void (*fn)(void *ctx, const char *name, const char *repr), void *ctx);
+
+/* ---- threads ---- */
+
+/* A thread that runs the program's top level. */
+struct vm_thread *vm_thread_create_main(struct vm_proc *p);
+/* A thread that calls fn(*argv) and exits: a Process or Thread target. fn must be V_FUNC or
+ * V_BUILTIN; argv are given to the VM (it owns them). Returns NULL when out of memory. */
+struct vm_thread *vm_thread_create_call(struct vm_proc *p, struct value fn, int argc,
+					struct value *argv);
+/* A copy of `t`, running in `child`, stopped at the same SYS_FORK call: the kernel then
+ * answers vm_return(child_thread, 0) and vm_return(t, child_pid). */
+struct vm_thread *vm_thread_fork(const struct vm_thread *t, struct vm_proc *child);
+/* A thread that evaluates expectation number i (0-based, in file order) in process p. */
+struct vm_thread *vm_thread_create_expect(struct vm_proc *p, int i);
+void vm_thread_destroy(struct vm_thread *t); /* NULL is safe */
+
+/* Runs t until it needs the kernel. Adds instruction costs to *cost. Executes at most about
+ * 100000 instructions per call (then VM_YIELD), so a loop never hangs the caller. */
+enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost);
+
+/* Answers the pending VM_SYSCALL with a value (the VM takes the reference). */
+void vm_return(struct vm_thread *t, struct value v);
+/* Answers the pending VM_SYSCALL by raising `type` ("RuntimeError", "ValueError", ...) with
+ * msg at the call's position; the next vm_run returns VM_ERROR (there is no try/except). */
+void vm_raise(struct vm_thread *t, const char *type, const char *msg);
+
+struct value vm_thread_result(const struct vm_thread *t); /* borrowed; V_NONE before exit */
+/* The error of a VM_ERROR: "ZeroDivisionError: division by zero" at its file:line:col. */
+const struct diag *vm_thread_error(const struct vm_thread *t);
+/* The current line (for trace records); 0 before the first instruction. */
+int vm_thread_line(const struct vm_thread *t);
+
+/* For a failed expectation: the values it compared, e.g. "12 == 0" or
+ * "1.52 <= 1.2 (t_threads / t_plain)". Empty when not a comparison. */
+const char *vm_expect_detail(const struct vm_thread *t);
+
+/* ---- expectations ---- */
+int vm_program_expect_count(const struct vm_program *prog);
+/* Line and text (as written after `expect`) of expectation i. */
+void vm_program_expect_info(const struct vm_program *prog, int i, int *line, const char **text);
+
+/* ---- values ---- */
+struct value vm_none(void);
+struct value vm_bool(bool b);
+struct value vm_int(int64_t i);
+struct value vm_float(double f);
+struct value vm_dur(int64_t ns);
+struct value vm_handle(enum vm_handle_kind kind, int64_t id);
+struct value vm_str(const char *s, size_t len); /* copies; V_NONE if out of memory */
+struct value vm_list(int n, struct value *items); /* takes the items' references */
+const char *vm_str_data(struct value v, size_t *len); /* NULL unless V_STR */
+int vm_seq_len(struct value v);                       /* tuple/list length, -1 otherwise */
+struct value vm_seq_item(struct value v, int i);      /* borrowed */
+void vm_ref(struct value v);
+void vm_unref(struct value v);
+bool vm_truthy(struct value v);
+/* Python's str() and repr() of v, NUL-terminated, truncated to size. Returns buf. */
+char *vm_value_str(const struct vm_program *prog, struct value v, char *buf, size_t size);
+char *vm_value_repr(const struct vm_program *prog, struct value v, char *buf, size_t size);
+/* A duration as the language writes it: "1.5s", "300ms", "25us", "7ns". Returns buf. */
+char *vm_format_dur(int64_t ns, char *buf, size_t size);
+
+#endif

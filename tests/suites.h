@@ -1,0 +1,15 @@
+/* suites.h — every Check suite of the project, one per module. Add yours to SUITES. */
+#ifndef TIMESLICE_TEST_SUITES_H
+#define TIMESLICE_TEST_SUITES_H
+
+#include <check.h>
+
+/* X(name): tests/test-name.c defines Suite *name_suite(void). */
+#define SUITES(X) \
+	X(diag)
+
+#define DECLARE_SUITE(name) Suite *name##_suite(void);
+SUITES(DECLARE_SUITE)
+#undef DECLARE_SUITE
+
+#endif

@@ -14,15 +14,18 @@ enum ast_kind {
 	AST_DURATION, /* ival = nanoseconds (3ms -> 3000000; 1.5s -> 1500000000) */
 	AST_STR,      /* str = the decoded text (escapes resolved), len in ival */
 	AST_FSTR,     /* f"...": items = parts, each AST_STR or AST_FMT */
-	AST_FMT,      /* one {expr} or {expr:spec} of an f-string: a = expr, str = spec or NULL */
+	AST_FMT,      /* one {expr}, {expr!r} or {expr:spec} of an f-string: a = expr,
+	               * str = spec or NULL, op = conversion 'r', 's' or 0 */
 	AST_NONE, AST_TRUE, AST_FALSE,
 	AST_NAME,     /* str = identifier */
 	AST_ATTR,     /* a.str : a = object, str = attribute name */
 	AST_INDEX,    /* a[b] */
 	AST_CALL,     /* a(items..., items2 = keyword args as AST_KWARG) */
 	AST_KWARG,    /* str = keyword, a = value (only inside AST_CALL.items2) */
-	AST_UNARY,    /* op = '-', '+', TOK_NOT ; a = operand */
-	AST_BINARY,   /* op = '+','-','*','/','%', TOK_FLOORDIV, TOK_POW, TOK_AND, TOK_OR; a, b */
+	AST_UNARY,    /* op = '-', '+', '~', TOK_NOT ; a = operand */
+	AST_BINARY,   /* op = '+','-','*','/','%','|','^','&', TOK_FLOORDIV, TOK_POW, TOK_SHL,
+	               * TOK_SHR, TOK_AND, TOK_OR; a, b */
+	AST_IFEXP,    /* a if b else c */
 	AST_COMPARE,  /* chained comparison a < b <= c: items = operands (n >= 2),
 	               * ops[i] compares items[i] and items[i+1]; ops in `cmp_ops` */
 	AST_APPROX,   /* expect-only: a == b +- c  (|a - b| <= c) */
@@ -33,7 +36,7 @@ enum ast_kind {
 	AST_EXPR_STMT, /* a */
 	AST_ASSIGN,    /* items = targets (NAME, ATTR, INDEX, or TUPLE of those); a = value.
 	                * `x = y = 1` has two targets. */
-	AST_AUGASSIGN, /* a = target, op = '+','-','*','/','%', TOK_FLOORDIV ; b = value */
+	AST_AUGASSIGN, /* a = target, op = any AST_BINARY operator but and/or ; b = value */
 	AST_IF,        /* a = condition, items = body, items2 = else body (an elif is an AST_IF
 	                * alone in items2) */
 	AST_WHILE,     /* a = condition, items = body */
@@ -62,6 +65,8 @@ enum ast_op {
 	TOK_GE,       /* >= */
 	TOK_FLOORDIV, /* // */
 	TOK_POW,      /* ** */
+	TOK_SHL,      /* << */
+	TOK_SHR,      /* >> */
 	TOK_AND,      /* and */
 	TOK_OR,       /* or */
 	TOK_NOT,      /* not */

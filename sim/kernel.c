@@ -1,0 +1,1378 @@
+/* kernel.c — the simulated kernel: tasks, processes, cores, system calls and the event loop.
+ *
+ * Time model. A running task alternates between interpreting (the VM, which takes no
+ * simulated time of its own but reports instruction costs) and burning CPU debt: compute(d),
+ * instruction costs, and fork/thread-creation costs are debt, burnt on a core until it is
+ * paid or the task's slice runs out. A system call is performed only once the debt before it
+ * is paid, so every effect (a print, a fork, a wake-up) happens at the simulated instant it
+ * would on a real machine.
+ *
+ * Events (event.h) at one instant are ordered by priority: wake-ups and timers first, then
+ * cores (burns ending, context switches completing), then by insertion. Every scheduling
+ * decision below is a function of that order, the machine and the seed. */
+#include "kernel.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "sched.h"
+
+enum ev_kind {
+	EV_WAKE,     /* target task: its sleep, io or timeout ends (gen must match) */
+	EV_DISPATCH, /* target core: the context switch is done, the task starts running */
+	EV_BURN,     /* target core: the running task's burn ends (debt paid or slice over) */
+	EV_RESCHED,  /* target core: it has nothing to run; pick the next task */
+};
+
+enum { PRIO_WAKE = 0, PRIO_CORE = 1 };
+
+/* What a process-handle or thread-handle wait queue belongs to. */
+enum wq_kind { WQ_NONE = -1, WQ_TASK, WQ_PROC };
+
+struct waitq {
+	int head, tail; /* task ids, -1 when empty */
+};
+
+struct proc {
+	int id;
+	int trace_idx;          /* -1 until started */
+	int pid, ppid;
+	int parent;             /* kernel index of the parent process, -1 for the first */
+	char name[64];
+	bool started, ended, daemon;
+	bool via_process;       /* made by multiprocessing.Process (joined at the parent's exit) */
+	int exitcode;
+	struct vm_proc *vm;
+	struct value target;    /* Process(target=, args=) kept until start() */
+	int nargs;
+	struct value args[VM_MAX_ARGS];
+	int main_task;
+	int live;               /* threads started and not done */
+	int nchildren;          /* for naming children Process-N */
+	int nthreads_named;     /* for naming threads Thread-N */
+	int64_t start_time;
+	struct waitq joiners;
+};
+
+struct core {
+	int cur;                /* task running or being switched in, -1 for none */
+	int last;               /* task that ran last, -1 at first */
+	bool switching;
+	bool resched;           /* an EV_RESCHED is pending */
+	enum core_state state;
+	uint32_t gen;
+};
+
+struct kernel {
+	const struct machine *m;
+	struct vm_program *prog;
+	const struct ast_program *ast;
+	struct trace *tr;
+	struct event_queue q;
+	const struct sched_class *cls;
+	void *rq;
+
+	struct task **tasks;
+	int ntasks, captasks;
+	struct proc **procs;
+	int nprocs, capprocs;
+	struct core *cores;
+	int next_pid;
+	int live;               /* tasks started and not done */
+	int64_t last_exit;      /* when the last task finished */
+
+	bool stopped;
+	bool oom;
+	int zero_time_yields;   /* consecutive VM budget yields without time passing */
+	int64_t zero_time_at;
+	int errors;             /* threads that ended with an exception */
+	struct diag first_error;
+	struct waitq *joinq;    /* joiners of each task, indexed by task id */
+	int njoinq;
+};
+
+/* ---- trace helpers ---- */
+
+static void stop(struct kernel *k, enum trace_end end, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void stop(struct kernel *k, enum trace_end end, const char *fmt, ...)
+{
+	if (k->stopped)
+		return;
+	k->stopped = true;
+	k->tr->end = end;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(k->tr->end_msg, sizeof k->tr->end_msg, fmt, ap);
+	va_end(ap);
+}
+
+static void emit(struct kernel *k, struct trace_rec rec)
+{
+	if (k->stopped && k->tr->end == END_LIMIT)
+		return;
+	rec.t = k->q.now;
+	if (trace_emit(k->tr, &rec) < 0) {
+		if (k->tr->max_recs && k->tr->nrecs >= k->tr->max_recs)
+			stop(k, END_LIMIT,
+			     "trace record limit of %zu reached at %" PRId64
+			     " ns (memory); raise it or shorten the run with --until",
+			     k->tr->max_recs, k->q.now);
+		else
+			stop(k, END_LIMIT, "out of memory for trace records");
+	}
+}
+
+static uint32_t reasonf(struct kernel *k, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static uint32_t reasonf(struct kernel *k, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	uint32_t id = trace_intern(k->tr, buf);
+	if (id == UINT32_MAX) {
+		k->oom = true;
+		return 0;
+	}
+	return id;
+}
+
+static void set_state(struct kernel *k, struct task *t, enum thread_state s, uint32_t reason)
+{
+	t->state = s;
+	t->reason = reason;
+	emit(k, (struct trace_rec){.tid = t->trace_idx,
+				   .core = (int16_t)(s == TS_RUNNING ? t->core : -1),
+				   .kind = TR_STATE,
+				   .state = (uint8_t)s,
+				   .obj = -1,
+				   .reason = reason,
+				   .line = (uint32_t)t->line});
+}
+
+static void set_core(struct kernel *k, int c, enum core_state s, int task, uint32_t reason)
+{
+	struct core *core = &k->cores[c];
+	if (core->state == s && s == CS_IDLE)
+		return;
+	core->state = s;
+	emit(k, (struct trace_rec){.tid = task >= 0 ? k->tasks[task]->trace_idx : -1,
+				   .core = (int16_t)c,
+				   .kind = TR_CORE,
+				   .state = (uint8_t)s,
+				   .obj = -1,
+				   .reason = reason});
+}
+
+static void mark(struct kernel *k, struct task *t, const char *text, uint32_t reason)
+{
+	uint32_t id = trace_intern(k->tr, text);
+	emit(k, (struct trace_rec){.tid = t->trace_idx, .core = -1, .kind = TR_MARK, .obj = -1,
+				   .text = id == UINT32_MAX ? 0 : id, .reason = reason,
+				   .line = (uint32_t)t->line});
+}
+
+static void push_event(struct kernel *k, int64_t t, int prio, int kind, int target, uint32_t gen)
+{
+	if (event_push(&k->q, t, prio, kind, target, gen) < 0) {
+		k->oom = true;
+		stop(k, END_LIMIT, "out of memory for events");
+	}
+}
+
+/* ---- objects ---- */
+
+static struct task *task_new(struct kernel *k, int proc)
+{
+	if (k->ntasks == k->captasks) {
+		int cap = k->captasks ? k->captasks * 2 : 16;
+		struct task **v = realloc(k->tasks, (size_t)cap * sizeof *v);
+		if (!v)
+			return NULL;
+		k->tasks = v;
+		k->captasks = cap;
+	}
+	struct task *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->id = k->ntasks;
+	t->trace_idx = -1;
+	t->proc = proc;
+	t->core = -1;
+	t->state = TS_NEW;
+	t->wq_kind = WQ_NONE;
+	t->wq_prev = t->wq_next = -1;
+	t->target = vm_none();
+	t->wake_value = vm_none();
+	t->timeout_value = vm_none();
+	k->tasks[k->ntasks++] = t;
+	return t;
+}
+
+static struct proc *proc_new(struct kernel *k, int parent)
+{
+	if (k->nprocs == k->capprocs) {
+		int cap = k->capprocs ? k->capprocs * 2 : 8;
+		struct proc **v = realloc(k->procs, (size_t)cap * sizeof *v);
+		if (!v)
+			return NULL;
+		k->procs = v;
+		k->capprocs = cap;
+	}
+	struct proc *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->id = k->nprocs;
+	p->trace_idx = -1;
+	p->parent = parent;
+	p->main_task = -1;
+	p->target = vm_none();
+	p->joiners = (struct waitq){-1, -1};
+	p->exitcode = -1;
+	k->procs[k->nprocs++] = p;
+	return p;
+}
+
+/* Registers a started process in the trace and gives it a pid. */
+static int proc_register(struct kernel *k, struct proc *p)
+{
+	p->pid = k->next_pid++;
+	p->ppid = p->parent >= 0 ? k->procs[p->parent]->pid : 1;
+	p->started = true;
+	p->start_time = k->q.now;
+	p->trace_idx = trace_add_process(k->tr, p->pid, p->ppid, p->name);
+	return p->trace_idx < 0 ? -1 : 0;
+}
+
+/* Registers a started thread in the trace; the first thread of a process takes its pid. */
+static int task_register(struct kernel *k, struct task *t)
+{
+	struct proc *p = k->procs[t->proc];
+	t->tid = t->is_main ? p->pid : k->next_pid++;
+	t->started = true;
+	t->trace_idx = trace_add_thread(k->tr, p->trace_idx, t->tid, t->name);
+	if (t->trace_idx < 0)
+		return -1;
+	if (t->is_main)
+		k->tr->procs[p->trace_idx].main_thread = t->trace_idx;
+	p->live++;
+	k->live++;
+	vm_proc_set_shared(p->vm, p->live > 1);
+	return 0;
+}
+
+/* ---- wait queues ---- */
+
+static struct waitq *waitq_of(struct kernel *k, int kind, int obj)
+{
+	if (kind == WQ_PROC)
+		return &k->procs[obj]->joiners;
+	return NULL; /* tasks keep their joiners on the task's own queue below */
+}
+
+/* Joiners of threads: one queue per task, kept beside the task table. */
+static struct waitq *task_joiners(struct kernel *k, int task);
+
+static void waitq_add(struct kernel *k, struct waitq *q, struct task *t, int kind, int obj)
+{
+	t->wq_kind = kind;
+	t->wq_obj = obj;
+	t->wq_next = -1;
+	t->wq_prev = q->tail;
+	if (q->tail >= 0)
+		k->tasks[q->tail]->wq_next = t->id;
+	else
+		q->head = t->id;
+	q->tail = t->id;
+}
+
+static void waitq_remove(struct kernel *k, struct task *t)
+{
+	if (t->wq_kind == WQ_NONE)
+		return;
+	struct waitq *q = t->wq_kind == WQ_TASK ? task_joiners(k, t->wq_obj)
+						: waitq_of(k, t->wq_kind, t->wq_obj);
+	if (t->wq_prev >= 0)
+		k->tasks[t->wq_prev]->wq_next = t->wq_next;
+	else
+		q->head = t->wq_next;
+	if (t->wq_next >= 0)
+		k->tasks[t->wq_next]->wq_prev = t->wq_prev;
+	else
+		q->tail = t->wq_prev;
+	t->wq_prev = t->wq_next = -1;
+	t->wq_kind = WQ_NONE;
+}
+
+static struct waitq *task_joiners(struct kernel *k, int task)
+{
+	if (task >= k->njoinq) {
+		int n = k->captasks > task ? k->captasks : task + 1;
+		struct waitq *v = realloc(k->joinq, (size_t)n * sizeof *v);
+		if (!v) {
+			k->oom = true;
+			stop(k, END_LIMIT, "out of memory");
+			return NULL;
+		}
+		for (int i = k->njoinq; i < n; i++)
+			v[i] = (struct waitq){-1, -1};
+		k->joinq = v;
+		k->njoinq = n;
+	}
+	return &k->joinq[task];
+}
+
+/* ---- scheduling ---- */
+
+static void task_exec(struct kernel *k, struct task *t);
+static void burn(struct kernel *k, struct task *t);
+
+/* Starts `t` running on core c now (the switch, if any, is done). */
+static void run_on(struct kernel *k, int c, struct task *t)
+{
+	struct core *core = &k->cores[c];
+	core->cur = t->id;
+	core->last = t->id;
+	core->switching = false;
+	t->core = c;
+	int64_t slice = k->cls->slice(k->rq, t);
+	t->slice_end = slice == INT64_MAX || k->q.now > INT64_MAX - slice ? INT64_MAX : k->q.now + slice;
+	set_core(k, c, CS_RUN, t->id, 0);
+	set_state(k, t, TS_RUNNING, reasonf(k, "picked by core %d (%s)", c, k->cls->name));
+	if (t->debt > 0)
+		burn(k, t);
+	else
+		task_exec(k, t);
+}
+
+/* Core c has nothing running: it asks the class for the next task at an event of its own, so
+ * a task is only ever run from the event loop, never inside another task's system call. */
+static void resched(struct kernel *k, int c)
+{
+	struct core *core = &k->cores[c];
+	core->cur = -1;
+	core->switching = false;
+	core->gen++;
+	if (core->resched || k->stopped)
+		return;
+	core->resched = true;
+	push_event(k, k->q.now, PRIO_CORE, EV_RESCHED, c, core->gen);
+}
+
+static void schedule(struct kernel *k, int c)
+{
+	struct core *core = &k->cores[c];
+	if (k->stopped || core->cur >= 0)
+		return;
+	struct task *next = k->cls->pick_next(k->rq, c);
+	if (!next) {
+		set_core(k, c, CS_IDLE, -1, 0);
+		return;
+	}
+	if (next->id == core->last || k->m->cs == 0) {
+		run_on(k, c, next);
+		return;
+	}
+	core->cur = next->id;
+	core->switching = true;
+	next->core = c;
+	set_core(k, c, CS_SWITCH, next->id, reasonf(k, "context switch to %s", next->name));
+	push_event(k, k->q.now + k->m->cs, PRIO_CORE, EV_DISPATCH, c, core->gen);
+}
+
+static void make_ready(struct kernel *k, struct task *t, int flags, uint32_t reason)
+{
+	set_state(k, t, TS_READY, reason);
+	t->enqueued_at = k->q.now;
+	k->cls->enqueue(k->rq, t, flags);
+	for (int c = 0; c < k->m->cores; c++)
+		if (k->cores[c].cur < 0) {
+			if (!k->cores[c].resched)
+				resched(k, c);
+			return;
+		}
+}
+
+/* The running task leaves its core (blocked, done or preempted); the core picks again. */
+static void leave_core(struct kernel *k, struct task *t)
+{
+	int c = t->core;
+	t->core = -1;
+	t->last_ran = k->q.now;
+	if (c >= 0)
+		resched(k, c);
+}
+
+static void preempt(struct kernel *k, struct task *t)
+{
+	int c = t->core;
+	set_state(k, t, TS_READY,
+		  reasonf(k, "core %d preempts %s: quantum of %s expired", c, t->name,
+			  vm_format_dur(k->m->quantum, (char[32]){0}, 32)));
+	t->core = -1;
+	t->last_ran = k->q.now;
+	t->enqueued_at = k->q.now;
+	k->cls->enqueue(k->rq, t, ENQ_PREEMPTED);
+	resched(k, c);
+}
+
+/* Burns the running task's debt until it is paid or the slice ends. */
+static void burn(struct kernel *k, struct task *t)
+{
+	int64_t now = k->q.now;
+	if (t->slice_end <= now) {
+		preempt(k, t);
+		return;
+	}
+	int64_t until = t->slice_end - now < t->debt ? t->slice_end : now + t->debt;
+	t->burn_start = now;
+	push_event(k, until, PRIO_CORE, EV_BURN, t->core, k->cores[t->core].gen);
+}
+
+/* Blocks the running task in state s; it stays blocked until woken or its timer fires. */
+static void block(struct kernel *k, struct task *t, enum thread_state s, int64_t timeout,
+		  uint32_t reason)
+{
+	t->gen++;
+	set_state(k, t, s, reason);
+	if (timeout >= 0)
+		push_event(k, k->q.now + timeout, PRIO_WAKE, EV_WAKE, t->id, t->gen);
+	leave_core(k, t);
+}
+
+/* Wakes a blocked task with `answer` as the result of its pending call. */
+static void wake(struct kernel *k, struct task *t, struct value answer, struct task *waker,
+		 uint32_t reason)
+{
+	waitq_remove(k, t);
+	t->gen++; /* its timer, if any, is now stale */
+	if (t->has_call) {
+		vm_return(t->vm, answer);
+		t->has_call = false;
+	} else {
+		vm_unref(answer);
+	}
+	if (waker)
+		emit(k, (struct trace_rec){.tid = t->trace_idx, .core = -1, .kind = TR_WAKE,
+					   .obj = waker->trace_idx, .reason = reason});
+	make_ready(k, t, ENQ_WAKEUP, reason);
+}
+
+static void wake_all(struct kernel *k, struct waitq *q, struct task *waker, uint32_t reason)
+{
+	while (q && q->head >= 0)
+		wake(k, k->tasks[q->head], vm_none(), waker, reason);
+}
+
+/* ---- exit ---- */
+
+static void proc_try_exit(struct kernel *k, struct proc *p);
+
+static void task_done(struct kernel *k, struct task *t, uint32_t reason)
+{
+	if (t->state == TS_DONE)
+		return;
+	bool was_running = t->state == TS_RUNNING;
+	if (t->on_rq)
+		k->cls->dequeue(k->rq, t);
+	waitq_remove(k, t);
+	t->gen++;
+	set_state(k, t, TS_DONE, reason);
+	struct proc *p = k->procs[t->proc];
+	p->live--;
+	k->live--;
+	k->last_exit = k->q.now;
+	vm_proc_set_shared(p->vm, p->live > 1);
+	wake_all(k, task_joiners(k, t->id), t, reasonf(k, "%s finished", t->name));
+	if (was_running)
+		leave_core(k, t);
+	else if (t->core >= 0) { /* being switched in */
+		struct core *core = &k->cores[t->core];
+		t->core = -1;
+		if (core->cur == t->id)
+			resched(k, (int)(core - k->cores));
+	}
+	proc_try_exit(k, p);
+}
+
+/* What the interpreter's shutdown still waits for: non-daemon threads and (multiprocessing's
+ * atexit hook) non-daemon child processes. Returns a description, or NULL if nothing. */
+static const char *exit_waits_for(struct kernel *k, struct proc *p, char *buf, size_t size)
+{
+	for (int i = 0; i < k->ntasks; i++) {
+		struct task *o = k->tasks[i];
+		if (o->proc == p->id && !o->is_main && o->started && !o->daemon &&
+		    o->state != TS_DONE) {
+			snprintf(buf, size, "interpreter shutdown joins non-daemon thread %s", o->name);
+			return buf;
+		}
+	}
+	for (int i = 0; i < k->nprocs; i++) {
+		struct proc *c = k->procs[i];
+		if (c->parent == p->id && c->via_process && c->started && !c->ended && !c->daemon) {
+			snprintf(buf, size, "multiprocessing's exit hook joins child %s (pid %d)",
+				 c->name, c->pid);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+static void kill_process(struct kernel *k, struct proc *p, int exitcode, const char *why);
+
+/* Ends the process once its main thread has finished its code and nothing holds it. */
+static void proc_try_exit(struct kernel *k, struct proc *p)
+{
+	if (p->ended || p->main_task < 0)
+		return;
+	struct task *main = k->tasks[p->main_task];
+	if (!main->exiting)
+		return;
+	char buf[256];
+	const char *wait = exit_waits_for(k, p, buf, sizeof buf);
+	if (wait) {
+		if (main->state == TS_JOIN) /* still waiting: nothing to do */
+			return;
+		if (main->state == TS_RUNNING)
+			block(k, main, TS_JOIN, -1, reasonf(k, "%s", wait));
+		return;
+	}
+	/* Daemon threads die with the process; daemon children are terminated. */
+	for (int i = 0; i < k->ntasks; i++) {
+		struct task *o = k->tasks[i];
+		if (o->proc == p->id && o != main && o->started && o->state != TS_DONE)
+			task_done(k, o, reasonf(k, "daemon thread %s ends with its process", o->name));
+	}
+	for (int i = 0; i < k->nprocs; i++) {
+		struct proc *c = k->procs[i];
+		if (c->parent == p->id && c->via_process && c->started && !c->ended && c->daemon)
+			kill_process(k, c, -15, "daemon process terminated at its parent's exit");
+	}
+	if (main->state != TS_DONE) {
+		p->ended = true; /* set first: task_done would come back here */
+		main->exiting = false;
+		if (p->exitcode < 0)
+			p->exitcode = 0;
+		task_done(k, main, reasonf(k, "process %d exits with code %d", p->pid, p->exitcode));
+	}
+	p->ended = true;
+	if (p->exitcode < 0)
+		p->exitcode = 0;
+	wake_all(k, &p->joiners, main, reasonf(k, "process %s (pid %d) exited", p->name, p->pid));
+	/* its parent's shutdown may have been waiting for it */
+	if (p->parent >= 0)
+		proc_try_exit(k, k->procs[p->parent]);
+}
+
+static void kill_process(struct kernel *k, struct proc *p, int exitcode, const char *why)
+{
+	if (p->ended || !p->started)
+		return;
+	p->exitcode = exitcode;
+	p->ended = true;
+	uint32_t r = reasonf(k, "%s", why);
+	struct task *main = p->main_task >= 0 ? k->tasks[p->main_task] : NULL;
+	for (int i = 0; i < k->ntasks; i++) {
+		struct task *o = k->tasks[i];
+		if (o->proc == p->id && o->started && o->state != TS_DONE)
+			task_done(k, o, r);
+	}
+	wake_all(k, &p->joiners, main, r);
+	if (p->parent >= 0)
+		proc_try_exit(k, k->procs[p->parent]);
+}
+
+/* The thread's code has finished (normally or by an exception). */
+static void task_finish(struct kernel *k, struct task *t, bool error)
+{
+	struct proc *p = k->procs[t->proc];
+	if (error && t->is_main)
+		p->exitcode = 1;
+	if (t->is_main) {
+		t->exiting = true;
+		char buf[256];
+		if (exit_waits_for(k, p, buf, sizeof buf)) {
+			block(k, t, TS_JOIN, -1, reasonf(k, "%s", buf));
+			return;
+		}
+		proc_try_exit(k, p);
+		return;
+	}
+	task_done(k, t, reasonf(k, error ? "%s ended with an exception" : "%s finished", t->name));
+}
+
+/* ---- system calls ---- */
+
+enum sys_result {
+	SR_CONTINUE, /* answered: interpret on */
+	SR_BURN,     /* debt added: burn it, then t->after */
+	SR_BLOCKED,  /* the task left its core */
+	SR_RAISED,   /* vm_raise was called: interpret on (the VM reports the error) */
+};
+
+static const struct value *kwarg(const struct vm_call *c, const char *name)
+{
+	for (int i = 0; i < c->kwc; i++)
+		if (strcmp(c->kwname[i], name) == 0)
+			return &c->kwv[i];
+	return NULL;
+}
+
+static enum sys_result sys_raise(struct kernel *k, struct task *t, const char *type,
+			     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum sys_result sys_raise(struct kernel *k, struct task *t, const char *type, const char *fmt,
+			     ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	t->has_call = false;
+	vm_raise(t->vm, type, msg);
+	(void)k;
+	return SR_RAISED;
+}
+
+static enum sys_result answer(struct task *t, struct value v)
+{
+	t->has_call = false;
+	vm_return(t->vm, v);
+	return SR_CONTINUE;
+}
+
+/* A duration argument, already a V_DUR from the VM. */
+static int64_t dur_arg(const struct vm_call *c)
+{
+	return c->argc > 0 && c->argv[0].type == V_DUR ? c->argv[0].u.i : 0;
+}
+
+static const char *dur_text(int64_t ns, char *buf)
+{
+	return vm_format_dur(ns, buf, 32);
+}
+
+/* Process(...) or Thread(...): validates the arguments and keeps target and args. */
+static enum sys_result sys_new(struct kernel *k, struct task *t, bool is_proc)
+{
+	const struct vm_call *c = &t->call;
+	const char *what = is_proc ? "Process" : "Thread";
+	static const char *const known[] = {"target", "args", "name", "daemon", "kwargs", "group"};
+	for (int i = 0; i < c->kwc; i++) {
+		bool ok = false;
+		for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
+			ok = ok || strcmp(c->kwname[i], known[j]) == 0;
+		if (!ok)
+			return sys_raise(k, t, "TypeError", "%s() got an unexpected keyword argument '%s'",
+				     what, c->kwname[i]);
+	}
+	if (c->argc > 0)
+		return sys_raise(k, t, "TypeError",
+			     "%s() takes keyword arguments only here: write %s(target=f, args=(...))",
+			     what, what);
+	const struct value *target = kwarg(c, "target");
+	const struct value *args = kwarg(c, "args");
+	const struct value *name = kwarg(c, "name");
+	const struct value *daemon = kwarg(c, "daemon");
+	if (!target || (target->type != V_FUNC && target->type != V_BUILTIN))
+		return sys_raise(k, t, "TypeError", "%s() needs target= a function", what);
+	int nargs = args ? vm_seq_len(*args) : 0;
+	if (args && args->type != V_TUPLE && args->type != V_LIST)
+		return sys_raise(k, t, "TypeError", "%s() args= must be a tuple", what);
+	if (nargs > VM_MAX_ARGS)
+		return sys_raise(k, t, "TypeError", "%s() takes at most %d args", what, VM_MAX_ARGS);
+	if (name && name->type != V_STR && name->type != V_NONE)
+		return sys_raise(k, t, "TypeError", "%s() name= must be a string", what);
+
+	struct proc *cur = k->procs[t->proc];
+	struct value *dst_target, *dst_args;
+	int *dst_n;
+	struct value h;
+	if (is_proc) {
+		struct proc *np = proc_new(k, cur->id);
+		if (!np)
+			return sys_raise(k, t, "MemoryError", "out of memory");
+		cur->nchildren++;
+		if (name && name->type == V_STR)
+			snprintf(np->name, sizeof np->name, "%s", vm_str_data(*name, NULL));
+		else if (cur->parent < 0)
+			snprintf(np->name, sizeof np->name, "Process-%d", cur->nchildren);
+		else
+			snprintf(np->name, sizeof np->name, "%.40s:%d", cur->name, cur->nchildren);
+		np->via_process = true;
+		np->daemon = daemon && vm_truthy(*daemon);
+		dst_target = &np->target;
+		dst_args = np->args;
+		dst_n = &np->nargs;
+		h = vm_handle(H_PROCESS, np->id);
+	} else {
+		struct task *nt = task_new(k, cur->id);
+		if (!nt)
+			return sys_raise(k, t, "MemoryError", "out of memory");
+		cur->nthreads_named++;
+		if (name && name->type == V_STR)
+			snprintf(nt->name, sizeof nt->name, "%s", vm_str_data(*name, NULL));
+		else
+			snprintf(nt->name, sizeof nt->name, "Thread-%d", cur->nthreads_named);
+		nt->daemon = daemon ? vm_truthy(*daemon) : k->tasks[t->id]->daemon;
+		dst_target = &nt->target;
+		dst_args = nt->args;
+		dst_n = &nt->nargs;
+		h = vm_handle(H_THREAD, nt->id);
+	}
+	vm_ref(*target);
+	*dst_target = *target;
+	for (int i = 0; i < nargs; i++) {
+		dst_args[i] = vm_seq_item(*args, i);
+		vm_ref(dst_args[i]);
+	}
+	*dst_n = nargs;
+	return answer(t, h);
+}
+
+/* Starts a fork, Process.start or Thread.start: the child appears now as new, and becomes
+ * ready when the creator has burnt the creation cost. */
+static enum sys_result spawn_begin(struct kernel *k, struct task *t, bool is_proc, int obj,
+				   int64_t cost, const char *how)
+{
+	struct proc *cur = k->procs[t->proc];
+	struct task *child;
+	if (is_proc) {
+		struct proc *np = k->procs[obj];
+		if (proc_register(k, np) < 0 || !(child = task_new(k, np->id)))
+			return sys_raise(k, t, "MemoryError", "out of memory");
+		child->is_main = true;
+		child->daemon = false;
+		snprintf(child->name, sizeof child->name, "MainThread");
+		np->main_task = child->id;
+		/* the child's interpreter state comes at the end of the fork; register needs one */
+		np->vm = vm_proc_fork(cur->vm, k->m->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)np->pid);
+		if (!np->vm)
+			return sys_raise(k, t, "MemoryError", "out of memory");
+	} else {
+		child = k->tasks[obj];
+	}
+	if (task_register(k, child) < 0)
+		return sys_raise(k, t, "MemoryError", "out of memory");
+	set_state(k, child, TS_NEW,
+		  reasonf(k, "%s by %s (pid %d) at line %d", how, t->name, cur->pid, t->line));
+	t->after = AFTER_SPAWN;
+	t->spawn = child->id;
+	t->spawn_is_proc = is_proc;
+	t->debt += cost;
+	return SR_BURN;
+}
+
+/* The creation cost is paid: the child becomes ready and the creator's call returns. */
+static void spawn_end(struct kernel *k, struct task *t)
+{
+	struct task *child = k->tasks[t->spawn];
+	struct proc *cp = k->procs[child->proc];
+	t->after = AFTER_EXEC;
+	if (child->state == TS_DONE) { /* killed meanwhile */
+		answer(t, vm_none());
+		return;
+	}
+	bool os_fork = t->call.sys == SYS_FORK;
+	if (os_fork) {
+		child->vm = vm_thread_fork(t->vm, cp->vm);
+	} else if (t->spawn_is_proc) {
+		vm_ref(cp->target);
+		for (int i = 0; i < cp->nargs; i++)
+			vm_ref(cp->args[i]);
+		child->vm = vm_thread_create_call(cp->vm, cp->target, cp->nargs, cp->args);
+	} else {
+		vm_ref(child->target);
+		for (int i = 0; i < child->nargs; i++)
+			vm_ref(child->args[i]);
+		child->vm = vm_thread_create_call(k->procs[child->proc]->vm, child->target,
+						  child->nargs, child->args);
+	}
+	if (!child->vm) {
+		k->oom = true;
+		stop(k, END_LIMIT, "out of memory creating a thread");
+		return;
+	}
+	if (os_fork) {
+		vm_return(child->vm, vm_int(0));
+		answer(t, vm_int(cp->pid));
+	} else {
+		answer(t, vm_none());
+	}
+	make_ready(k, child, ENQ_NEW,
+		   reasonf(k, "%s created (%s)", child->name,
+			   os_fork ? "fork returned" : t->spawn_is_proc ? "process started" : "thread started"));
+}
+
+static enum sys_result sys_join(struct kernel *k, struct task *t, bool is_proc, int obj)
+{
+	const struct vm_call *c = &t->call;
+	int64_t timeout = -1;
+	const struct value *tv = c->argc > 0 ? &c->argv[0] : kwarg(c, "timeout");
+	if (tv && tv->type != V_NONE) {
+		if (tv->type == V_DUR)
+			timeout = tv->u.i;
+		else if (tv->type == V_INT)
+			timeout = tv->u.i * 1000000000LL;
+		else if (tv->type == V_FLOAT)
+			timeout = (int64_t)(tv->u.f * 1e9);
+		else
+			return sys_raise(k, t, "TypeError", "join() timeout must be a number or duration");
+		if (timeout < 0)
+			timeout = 0;
+	}
+	char buf[32];
+	if (is_proc) {
+		struct proc *p = k->procs[obj];
+		if (!p->started)
+			return sys_raise(k, t, "AssertionError", "can only join a started process");
+		if (p->id == t->proc)
+			return sys_raise(k, t, "AssertionError", "can only join a child process");
+		if (p->ended)
+			return answer(t, vm_none());
+		waitq_add(k, &p->joiners, t, WQ_PROC, p->id);
+		block(k, t, TS_JOIN, timeout,
+		      timeout >= 0 ? reasonf(k, "%s waits in join(%s, timeout=%s) at line %d", t->name,
+					     p->name, dur_text(timeout, buf), t->line)
+				   : reasonf(k, "%s waits in join(%s) at line %d", t->name, p->name,
+					     t->line));
+		return SR_BLOCKED;
+	}
+	struct task *o = k->tasks[obj];
+	if (!o->started)
+		return sys_raise(k, t, "RuntimeError", "cannot join thread before it is started");
+	if (o == t)
+		return sys_raise(k, t, "RuntimeError", "cannot join current thread");
+	if (o->state == TS_DONE)
+		return answer(t, vm_none());
+	struct waitq *q = task_joiners(k, o->id);
+	if (!q)
+		return SR_BLOCKED;
+	waitq_add(k, q, t, WQ_TASK, o->id);
+	block(k, t, TS_JOIN, timeout,
+	      timeout >= 0 ? reasonf(k, "%s waits in join(%s, timeout=%s) at line %d", t->name,
+				     o->name, dur_text(timeout, buf), t->line)
+			   : reasonf(k, "%s waits in join(%s) at line %d", t->name, o->name, t->line));
+	return SR_BLOCKED;
+}
+
+static enum sys_result sys_method(struct kernel *k, struct task *t)
+{
+	const struct vm_call *c = &t->call;
+	bool is_proc = c->self.aux == H_PROCESS;
+	int obj = (int)c->self.u.i;
+	const char *m = c->name;
+	if (c->self.aux != H_PROCESS && c->self.aux != H_THREAD)
+		return sys_raise(k, t, "AttributeError", "object has no attribute '%s'", m);
+	if (strcmp(m, "start") == 0) {
+		if (is_proc) {
+			struct proc *p = k->procs[obj];
+			if (p->started)
+				return sys_raise(k, t, "AssertionError", "cannot start a process twice");
+			return spawn_begin(k, t, true, obj, k->m->fork_cost, "Process.start()");
+		}
+		struct task *o = k->tasks[obj];
+		if (o->started)
+			return sys_raise(k, t, "RuntimeError", "threads can only be started once");
+		if (o->proc != t->proc)
+			return sys_raise(k, t, "RuntimeError",
+				     "a thread can only be started in the process that created it");
+		return spawn_begin(k, t, false, obj, k->m->thread_cost, "Thread.start()");
+	}
+	if (strcmp(m, "join") == 0)
+		return sys_join(k, t, is_proc, obj);
+	if (strcmp(m, "is_alive") == 0) {
+		bool alive = is_proc ? k->procs[obj]->started && !k->procs[obj]->ended
+				     : k->tasks[obj]->started && k->tasks[obj]->state != TS_DONE;
+		return answer(t, vm_bool(alive));
+	}
+	if (is_proc && (strcmp(m, "terminate") == 0 || strcmp(m, "kill") == 0)) {
+		struct proc *p = k->procs[obj];
+		if (p->id == t->proc)
+			return sys_raise(k, t, "RuntimeError", "a process cannot terminate itself here");
+		kill_process(k, p, m[0] == 't' ? -15 : -9,
+			     m[0] == 't' ? "terminated (SIGTERM)" : "killed (SIGKILL)");
+		return answer(t, vm_none());
+	}
+	if (!is_proc && (strcmp(m, "getName") == 0))
+		return answer(t, vm_str(k->tasks[obj]->name, strlen(k->tasks[obj]->name)));
+	return sys_raise(k, t, "AttributeError", "'%s' object has no attribute '%s'",
+		     is_proc ? "Process" : "Thread", m);
+}
+
+static enum sys_result sys_getattr(struct kernel *k, struct task *t)
+{
+	const struct vm_call *c = &t->call;
+	const char *a = c->name;
+	int obj = (int)c->self.u.i;
+	if (c->self.aux == H_PROCESS) {
+		struct proc *p = k->procs[obj];
+		if (strcmp(a, "name") == 0)
+			return answer(t, vm_str(p->name, strlen(p->name)));
+		if (strcmp(a, "pid") == 0 || strcmp(a, "ident") == 0)
+			return answer(t, p->started ? vm_int(p->pid) : vm_none());
+		if (strcmp(a, "exitcode") == 0)
+			return answer(t, p->ended ? vm_int(p->exitcode) : vm_none());
+		if (strcmp(a, "daemon") == 0)
+			return answer(t, vm_bool(p->daemon));
+		return sys_raise(k, t, "AttributeError", "'Process' object has no attribute '%s'", a);
+	}
+	if (c->self.aux == H_THREAD) {
+		struct task *o = k->tasks[obj];
+		if (strcmp(a, "name") == 0)
+			return answer(t, vm_str(o->name, strlen(o->name)));
+		if (strcmp(a, "ident") == 0 || strcmp(a, "native_id") == 0)
+			return answer(t, o->started ? vm_int(o->tid) : vm_none());
+		if (strcmp(a, "daemon") == 0)
+			return answer(t, vm_bool(o->daemon));
+		return sys_raise(k, t, "AttributeError", "'Thread' object has no attribute '%s'", a);
+	}
+	return sys_raise(k, t, "AttributeError", "object has no attribute '%s'", a);
+}
+
+static enum sys_result sys_setattr(struct kernel *k, struct task *t)
+{
+	const struct vm_call *c = &t->call;
+	const char *a = c->name;
+	int obj = (int)c->self.u.i;
+	struct value v = c->argc > 0 ? c->argv[0] : vm_none();
+	bool is_proc = c->self.aux == H_PROCESS;
+	char *name = is_proc ? k->procs[obj]->name : k->tasks[obj]->name;
+	bool started = is_proc ? k->procs[obj]->started : k->tasks[obj]->started;
+	if (strcmp(a, "name") == 0) {
+		if (v.type != V_STR)
+			return sys_raise(k, t, "TypeError", "name must be a string");
+		if (started)
+			return sys_raise(k, t, "RuntimeError",
+				     "renaming a started %s is not modelled (its trace row is named)",
+				     is_proc ? "process" : "thread");
+		snprintf(name, 64, "%s", vm_str_data(v, NULL));
+		return answer(t, vm_none());
+	}
+	if (strcmp(a, "daemon") == 0) {
+		if (started)
+			return sys_raise(k, t, "RuntimeError", "cannot set daemon status of active thread");
+		if (is_proc)
+			k->procs[obj]->daemon = vm_truthy(v);
+		else
+			k->tasks[obj]->daemon = vm_truthy(v);
+		return answer(t, vm_none());
+	}
+	return sys_raise(k, t, "AttributeError", "cannot set attribute '%s'", a);
+}
+
+static enum sys_result syscall(struct kernel *k, struct task *t)
+{
+	const struct vm_call *c = &t->call;
+	struct proc *p = k->procs[t->proc];
+	char buf[32];
+	t->line = c->line;
+	switch (c->sys) {
+	case SYS_PRINT: {
+		size_t len = 0;
+		const char *s = c->argc > 0 ? vm_str_data(c->argv[0], &len) : "";
+		uint32_t id = trace_intern(k->tr, s ? s : "");
+		emit(k, (struct trace_rec){.tid = t->trace_idx, .core = (int16_t)t->core,
+					   .kind = TR_PRINT, .obj = -1,
+					   .text = id == UINT32_MAX ? 0 : id,
+					   .line = (uint32_t)t->line});
+		return answer(t, vm_none());
+	}
+	case SYS_COMPUTE:
+		t->debt += dur_arg(c);
+		t->after = AFTER_EXEC;
+		answer(t, vm_none());
+		return t->debt > 0 ? SR_BURN : SR_CONTINUE;
+	case SYS_IO:
+	case SYS_SLEEP: {
+		int64_t d = dur_arg(c);
+		bool io = c->sys == SYS_IO;
+		answer(t, vm_none());
+		block(k, t, io ? TS_IO : TS_SLEEP, d,
+		      reasonf(k, "%s(%s) at line %d", io ? "io" : "sleep", dur_text(d, buf), t->line));
+		return SR_BLOCKED;
+	}
+	case SYS_FORK: {
+		struct proc *np = proc_new(k, p->id);
+		if (!np)
+			return sys_raise(k, t, "OSError", "fork failed: out of memory");
+		snprintf(np->name, sizeof np->name, "%s", p->name);
+		return spawn_begin(k, t, true, np->id, k->m->fork_cost, "os.fork()");
+	}
+	case SYS_GETPID:
+		return answer(t, vm_int(p->pid));
+	case SYS_GETPPID:
+		return answer(t, vm_int(p->ppid));
+	case SYS_GETTID:
+		return answer(t, vm_int(t->tid));
+	case SYS_THREAD_NAME:
+		return answer(t, vm_str(t->name, strlen(t->name)));
+	case SYS_NOW:
+		return answer(t, vm_dur(k->q.now));
+	case SYS_ELAPSED:
+		return answer(t, vm_dur(k->q.now - p->start_time));
+	case SYS_TIME:
+		return answer(t, vm_float((double)k->q.now / 1e9));
+	case SYS_CPU_COUNT:
+		return answer(t, vm_int(k->m->cores));
+	case SYS_ACTIVE_CHILDREN: {
+		int n = 0;
+		for (int i = 0; i < k->nprocs; i++) {
+			struct proc *o = k->procs[i];
+			n += o->parent == p->id && o->via_process && o->started && !o->ended;
+		}
+		struct value *items = calloc((size_t)n + 1, sizeof *items);
+		if (!items)
+			return sys_raise(k, t, "MemoryError", "out of memory");
+		n = 0;
+		for (int i = 0; i < k->nprocs; i++) {
+			struct proc *o = k->procs[i];
+			if (o->parent == p->id && o->via_process && o->started && !o->ended)
+				items[n++] = vm_handle(H_PROCESS, o->id);
+		}
+		struct value list = vm_list(n, items);
+		free(items);
+		return answer(t, list);
+	}
+	case SYS_CURRENT_THREAD:
+		return answer(t, vm_handle(H_THREAD, t->id));
+	case SYS_CURRENT_PROCESS:
+		return answer(t, vm_handle(H_PROCESS, p->id));
+	case SYS_PROCESS_NEW:
+		return sys_new(k, t, true);
+	case SYS_THREAD_NEW:
+		return sys_new(k, t, false);
+	case SYS_METHOD:
+		return sys_method(k, t);
+	case SYS_GETATTR:
+		return sys_getattr(k, t);
+	case SYS_SETATTR:
+		return sys_setattr(k, t);
+	case SYS_QUERY:
+	default:
+		return sys_raise(k, t, "NameError", "name '%s' is only defined in expect lines",
+			     c->name ? c->name : "?");
+	}
+}
+
+/* Interprets the running task until it blocks, must burn CPU, or ends. */
+static void task_exec(struct kernel *k, struct task *t)
+{
+	for (;;) {
+		if (k->stopped || t->state != TS_RUNNING)
+			return;
+		if (t->has_call) {
+			enum sys_result r = syscall(k, t);
+			if (r == SR_BLOCKED)
+				return;
+			if (r == SR_BURN) {
+				burn(k, t);
+				return;
+			}
+		}
+		int64_t cost = 0;
+		enum vm_status st = vm_run(t->vm, &t->call, &cost);
+		int line = vm_thread_line(t->vm);
+		if (line > 0)
+			t->line = line;
+		if (st == VM_SYSCALL) {
+			t->has_call = true;
+			t->line = t->call.line;
+		}
+		if (cost > 0) {
+			k->zero_time_yields = 0;
+			t->debt += cost;
+			t->after = AFTER_EXEC;
+			burn(k, t);
+			return;
+		}
+		switch (st) {
+		case VM_SYSCALL:
+			continue;
+		case VM_YIELD:
+			/* A long stretch of instructions that cost no time: let the other events at
+			 * this instant go first, and stop a loop that never lets time advance. */
+			if (k->zero_time_at != k->q.now) {
+				k->zero_time_at = k->q.now;
+				k->zero_time_yields = 0;
+			}
+			if (++k->zero_time_yields > 2000) {
+				stop(k, END_LIMIT,
+				     "%s ran about 200 million instructions at %s without simulated time "
+				     "passing (line %d): an endless loop that costs nothing; give it "
+				     "compute() or sleep(), or set machine instr=",
+				     t->name, dur_text(k->q.now, (char[32]){0}), t->line);
+				return;
+			}
+			t->debt = 0;
+			t->after = AFTER_EXEC;
+			t->burn_start = k->q.now;
+			push_event(k, k->q.now, PRIO_CORE, EV_BURN, t->core, k->cores[t->core].gen);
+			return;
+		case VM_EXIT:
+			task_finish(k, t, false);
+			return;
+		case VM_ERROR: {
+			const struct diag *d = vm_thread_error(t->vm);
+			char text[2048];
+			diag_format(d, text, sizeof text);
+			char full[2300];
+			snprintf(full, sizeof full, "Exception in %s (pid %d): %s", t->name,
+				 k->procs[t->proc]->pid, text);
+			mark(k, t, full, reasonf(k, "uncaught exception"));
+			if (!k->errors++)
+				k->first_error = *d;
+			task_finish(k, t, true);
+			return;
+		}
+		}
+	}
+}
+
+/* ---- the event loop ---- */
+
+static void on_event(struct kernel *k, const struct event *e)
+{
+	switch (e->kind) {
+	case EV_WAKE: {
+		struct task *t = k->tasks[e->target];
+		if (t->gen != e->gen || !thread_state_blocked(t->state))
+			return;
+		struct value v = t->timeout_value;
+		t->timeout_value = vm_none();
+		wake(k, t, v, NULL,
+		     reasonf(k, "%s ends (%s at line %d)",
+			     t->state == TS_SLEEP ? "sleep" : t->state == TS_IO ? "io" : "timeout",
+			     thread_state_name(t->state), t->line));
+		return;
+	}
+	case EV_RESCHED: {
+		struct core *core = &k->cores[e->target];
+		if (core->gen != e->gen)
+			return;
+		core->resched = false;
+		schedule(k, e->target);
+		return;
+	}
+	case EV_DISPATCH: {
+		struct core *core = &k->cores[e->target];
+		if (core->gen != e->gen || core->cur < 0)
+			return;
+		run_on(k, e->target, k->tasks[core->cur]);
+		return;
+	}
+	case EV_BURN: {
+		struct core *core = &k->cores[e->target];
+		if (core->gen != e->gen || core->cur < 0)
+			return;
+		struct task *t = k->tasks[core->cur];
+		if (t->state != TS_RUNNING)
+			return;
+		t->debt -= k->q.now - t->burn_start;
+		if (t->debt > 0) {
+			preempt(k, t);
+			return;
+		}
+		t->debt = 0;
+		if (t->after == AFTER_SPAWN)
+			spawn_end(k, t);
+		task_exec(k, t);
+		return;
+	}
+	}
+}
+
+/* Names who waits for what when nothing can happen any more. */
+static void describe_deadlock(struct kernel *k)
+{
+	char msg[sizeof k->tr->end_msg];
+	size_t n = (size_t)snprintf(msg, sizeof msg,
+				    "every live thread is blocked and nothing is pending:");
+	for (int i = 0; i < k->ntasks && n < sizeof msg; i++) {
+		struct task *t = k->tasks[i];
+		if (!t->started || t->state == TS_DONE)
+			continue;
+		n += (size_t)snprintf(msg + n, sizeof msg - n, " %s (pid %d): %s;", t->name,
+				      k->procs[t->proc]->pid,
+				      t->reason ? trace_str(k->tr, t->reason) : thread_state_name(t->state));
+	}
+	stop(k, END_DEADLOCK, "%s", msg);
+}
+
+static void collect_var(void *ctx, const char *name, const char *repr)
+{
+	trace_add_var(ctx, name, repr);
+}
+
+static void handle_repr(void *ctx, const struct value *h, char *buf, size_t size)
+{
+	struct kernel *k = ctx;
+	int id = (int)h->u.i;
+	if (h->aux == H_PROCESS && id >= 0 && id < k->nprocs) {
+		struct proc *p = k->procs[id];
+		if (p->started)
+			snprintf(buf, size, "<Process name='%s' pid=%d parent=%d %s>", p->name, p->pid,
+				 p->ppid, p->ended ? "stopped" : "started");
+		else
+			snprintf(buf, size, "<Process name='%s' parent=%d initial>", p->name,
+				 p->parent >= 0 ? k->procs[p->parent]->pid : 0);
+	} else if (h->aux == H_THREAD && id >= 0 && id < k->ntasks) {
+		struct task *t = k->tasks[id];
+		snprintf(buf, size, "<Thread(%s, %s)>", t->name,
+			 !t->started ? "initial" : t->state == TS_DONE ? "stopped" : "started");
+	} else {
+		snprintf(buf, size, "<object %d>", id);
+	}
+}
+
+static void kernel_free(struct kernel *k, bool keep_main)
+{
+	for (int i = 0; i < k->ntasks; i++) {
+		struct task *t = k->tasks[i];
+		vm_thread_destroy(t->vm);
+		vm_unref(t->target);
+		for (int a = 0; a < t->nargs; a++)
+			vm_unref(t->args[a]);
+		vm_unref(t->wake_value);
+		vm_unref(t->timeout_value);
+		free(t);
+	}
+	free(k->tasks);
+	for (int i = 0; i < k->nprocs; i++) {
+		struct proc *p = k->procs[i];
+		if (!(keep_main && i == 0))
+			vm_proc_destroy(p->vm);
+		vm_unref(p->target);
+		for (int a = 0; a < p->nargs; a++)
+			vm_unref(p->args[a]);
+		free(p);
+	}
+	free(k->procs);
+	free(k->cores);
+	if (k->rq)
+		k->cls->destroy(k->rq);
+	event_queue_finish(&k->q);
+	free(k->joinq);
+}
+
+struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
+		      const struct machine *m, struct diag *err)
+{
+	struct kernel *k = calloc(1, sizeof *k);
+	struct trace *tr = trace_create(m->cores);
+	if (!k || !tr) {
+		free(k);
+		trace_destroy(tr);
+		diag_set(err, ast->src, 0, 0, "out of memory");
+		return NULL;
+	}
+	k->m = m;
+	k->prog = prog;
+	k->ast = ast;
+	k->tr = tr;
+	tr->max_recs = m->max_records;
+	snprintf(tr->source_name, sizeof tr->source_name, "%s", ast->src->name);
+	snprintf(tr->origin, sizeof tr->origin, "sim");
+	event_queue_init(&k->q);
+	k->cls = sched_class_for(m->policy);
+	k->rq = k->cls ? k->cls->create(m) : NULL;
+	k->cores = calloc((size_t)m->cores, sizeof *k->cores);
+	k->next_pid = 1000;
+	if (!k->rq || !k->cores) {
+		kernel_free(k, false);
+		free(k);
+		trace_destroy(tr);
+		diag_set(err, ast->src, 0, 0, "out of memory");
+		return NULL;
+	}
+	for (int c = 0; c < m->cores; c++)
+		k->cores[c] = (struct core){.cur = -1, .last = -1, .state = CS_IDLE};
+	vm_program_set_instr_cost(prog, m->instr);
+	vm_program_set_handle_repr(prog, handle_repr, k);
+
+	struct proc *p0 = proc_new(k, -1);
+	struct task *t0 = p0 ? task_new(k, 0) : NULL;
+	if (t0) {
+		snprintf(p0->name, sizeof p0->name, "MainProcess");
+		snprintf(t0->name, sizeof t0->name, "MainThread");
+		t0->is_main = true;
+		p0->main_task = 0;
+		p0->vm = vm_proc_create(prog, m->seed);
+		t0->vm = p0->vm ? vm_thread_create_main(p0->vm) : NULL;
+	}
+	if (!t0 || !t0->vm || proc_register(k, p0) < 0 || task_register(k, t0) < 0) {
+		kernel_free(k, false);
+		free(k);
+		trace_destroy(tr);
+		diag_set(err, ast->src, 0, 0, "out of memory");
+		return NULL;
+	}
+	set_state(k, t0, TS_NEW, reasonf(k, "the program starts"));
+	make_ready(k, t0, ENQ_NEW, reasonf(k, "the program starts"));
+
+	struct event e;
+	while (!k->stopped) {
+		const struct event *next = event_peek(&k->q);
+		if (!next) {
+			if (k->live > 0)
+				describe_deadlock(k);
+			break;
+		}
+		if (m->until >= 0 && next->t > m->until) {
+			k->q.now = m->until;
+			stop(k, END_UNTIL, "stopped at --until %s",
+			     vm_format_dur(m->until, (char[32]){0}, 32));
+			break;
+		}
+		if (next->t > m->max_time) {
+			k->q.now = m->max_time;
+			stop(k, END_LIMIT,
+			     "simulated time limit of %s reached; use --until for a shorter run",
+			     vm_format_dur(m->max_time, (char[32]){0}, 32));
+			break;
+		}
+		if (k->q.popped >= m->max_events) {
+			stop(k, END_LIMIT,
+			     "event limit of %" PRIu64 " reached at %s; raise it with --max-events "
+			     "or stop earlier with --until",
+			     m->max_events, vm_format_dur(k->q.now, (char[32]){0}, 32));
+			break;
+		}
+		event_pop(&k->q, &e);
+		on_event(k, &e);
+		if (k->live == 0 && !k->stopped)
+			break;
+	}
+	if (!k->stopped)
+		tr->end = END_COMPLETED;
+	tr->makespan = tr->end == END_COMPLETED ? k->last_exit : k->q.now;
+	if (tr->end == END_COMPLETED && k->errors) {
+		char text[1024];
+		diag_format(&k->first_error, text, sizeof text);
+		snprintf(tr->end_msg, sizeof tr->end_msg, "%d thread%s ended with an exception; the first: %.900s",
+			 k->errors, k->errors == 1 ? "" : "s", text);
+		size_t n = strlen(tr->end_msg);
+		if (n && tr->end_msg[n - 1] == '\n')
+			tr->end_msg[n - 1] = '\0';
+		tr->end = END_ERROR;
+	}
+
+	struct vm_proc *main = p0->vm;
+	vm_program_set_handle_repr(prog, NULL, NULL);
+	vm_proc_foreach_global(main, collect_var, tr);
+	kernel_free(k, true);
+	free(k);
+	expect_check(tr, prog, main);
+	vm_proc_destroy(main);
+	return tr;
+}

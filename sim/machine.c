@@ -1,0 +1,213 @@
+/* machine.c — machine parameters from defaults, `machine` lines and flags. */
+#include "machine.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const policy_names[POLICY_COUNT] = {"fifo", "rr"};
+
+const char *policy_name(enum policy p)
+{
+	return (unsigned)p < POLICY_COUNT ? policy_names[p] : "?";
+}
+
+void machine_defaults(struct machine *m)
+{
+	*m = (struct machine){
+		.cores = 1,
+		.policy = POLICY_RR,
+		.quantum = 10000000,   /* 10 ms */
+		.cs = 3000,            /* 3 us, a Linux context switch with cache effects */
+		.fork_cost = 400000,   /* 400 us, fork() of a CPython process */
+		.thread_cost = 30000,  /* 30 us, pthread_create + CPython's thread bootstrap */
+		.instr = 0,
+		.seed = 1,
+		.until = -1,
+		.max_time = 24LL * 3600 * 1000000000LL,
+		.max_events = 50000000,
+		.max_records = 20000000,
+	};
+}
+
+static const struct {
+	const char *name;
+	int64_t ns;
+} units[] = {
+	{"ns", 1}, {"us", 1000}, {"\xc2\xb5s", 1000}, {"ms", 1000000}, {"s", 1000000000},
+	{"min", 60000000000LL}, {"h", 3600000000000LL},
+};
+
+int parse_duration(const char *text, int64_t *ns)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (end == text || errno || !isfinite(v) || v < 0)
+		return -1;
+	int64_t unit = 1000000000; /* a bare number is seconds, as time.sleep takes it */
+	if (*end) {
+		unit = 0;
+		for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+			if (strcmp(end, units[i].name) == 0)
+				unit = units[i].ns;
+		if (!unit)
+			return -1;
+	}
+	double r = v * (double)unit;
+	if (r > 9.2e18 || r != floor(r))
+		return -1;
+	*ns = (int64_t)r;
+	return 0;
+}
+
+static int parse_count(const char *text, long long lo, long long hi, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(text, &end, 10);
+	if (end == text || *end || errno || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int machine_set(struct machine *m, const char *key, const char *text, char *err, size_t errsize)
+{
+	struct machine t = *m;
+	long long n;
+	int64_t d;
+	if (strcmp(key, "cores") == 0) {
+		if (parse_count(text, 1, MACHINE_MAX_CORES, &n) < 0)
+			goto bad_cores;
+		t.cores = (int)n;
+	} else if (strcmp(key, "policy") == 0) {
+		int found = -1;
+		for (int i = 0; i < POLICY_COUNT; i++)
+			if (strcmp(text, policy_names[i]) == 0)
+				found = i;
+		if (found < 0) {
+			snprintf(err, errsize, "policy: unknown policy '%s' (expected fifo or rr)", text);
+			return -1;
+		}
+		t.policy = (enum policy)found;
+	} else if (strcmp(key, "quantum") == 0 || strcmp(key, "until") == 0 ||
+		   strcmp(key, "max-time") == 0) {
+		if (parse_duration(text, &d) < 0 || d <= 0) {
+			snprintf(err, errsize,
+				 "%s: expected a positive duration such as 10ms, found '%s'", key, text);
+			return -1;
+		}
+		if (key[0] == 'q')
+			t.quantum = d;
+		else if (key[0] == 'u')
+			t.until = d;
+		else
+			t.max_time = d;
+	} else if (strcmp(key, "cs") == 0 || strcmp(key, "fork") == 0 ||
+		   strcmp(key, "thread") == 0 || strcmp(key, "instr") == 0) {
+		if (parse_duration(text, &d) < 0 || d > 3600000000000LL) {
+			snprintf(err, errsize,
+				 "%s: expected a duration such as 3us (0 to 1h), found '%s'", key, text);
+			return -1;
+		}
+		if (key[0] == 'c')
+			t.cs = d;
+		else if (key[0] == 'f')
+			t.fork_cost = d;
+		else if (key[0] == 't')
+			t.thread_cost = d;
+		else
+			t.instr = d;
+	} else if (strcmp(key, "seed") == 0) {
+		char *end;
+		errno = 0;
+		unsigned long long s = strtoull(text, &end, 0);
+		if (end == text || *end || errno || text[0] == '-') {
+			snprintf(err, errsize, "seed: expected a non-negative integer, found '%s'", text);
+			return -1;
+		}
+		t.seed = s;
+	} else if (strcmp(key, "max-events") == 0) {
+		if (parse_count(text, 1, 4000000000LL, &n) < 0) {
+			snprintf(err, errsize, "max-events: expected 1 to 4000000000, found '%s'", text);
+			return -1;
+		}
+		t.max_events = (uint64_t)n;
+	} else {
+		snprintf(err, errsize,
+			 "unknown machine setting '%s' (expected cores, policy, quantum, cs, fork, "
+			 "thread, instr or seed)",
+			 key);
+		return -1;
+	}
+	*m = t;
+	return 0;
+bad_cores:
+	snprintf(err, errsize, "cores: expected a whole number from 1 to %d, found '%s'",
+		 MACHINE_MAX_CORES, text);
+	return -1;
+}
+
+/* The text of a machine line's value, as a flag would give it. */
+static int value_text(const struct ast_node *v, char *buf, size_t size)
+{
+	switch (v->kind) {
+	case AST_INT:
+		snprintf(buf, size, "%lld", (long long)v->ival);
+		return 0;
+	case AST_FLOAT:
+		snprintf(buf, size, "%.17g", v->fval);
+		return 0;
+	case AST_DURATION: {
+		/* back in the largest whole unit, so a message quotes what the user wrote */
+		static const struct { const char *u; int64_t ns; } w[] = {
+			{"s", 1000000000}, {"ms", 1000000}, {"us", 1000}, {"ns", 1}};
+		for (size_t i = 0; i < 4; i++)
+			if (v->ival % w[i].ns == 0 || w[i].ns == 1) {
+				snprintf(buf, size, "%lld%s", (long long)(v->ival / w[i].ns), w[i].u);
+				break;
+			}
+		return 0;
+	}
+	case AST_STR:
+	case AST_NAME:
+		snprintf(buf, size, "%s", v->str ? v->str : "");
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+int machine_apply_ast(struct machine *m, const struct ast_program *prog, struct diag *err)
+{
+	struct machine t = *m;
+	for (int i = 0; i < prog->body.n; i++) {
+		const struct ast_node *st = prog->body.v[i];
+		if (st->kind != AST_MACHINE)
+			continue;
+		for (int k = 0; k < st->items.n; k++) {
+			const struct ast_node *kw = st->items.v[k];
+			char text[128], msg[256];
+			if (!kw->a || value_text(kw->a, text, sizeof text) < 0) {
+				diag_set(err, prog->src, kw->line, kw->col,
+					 "machine %s: expected a number, duration or name", kw->str);
+				return -1;
+			}
+			if (strcmp(kw->str, "until") == 0 || strcmp(kw->str, "max-events") == 0 ||
+			    machine_set(&t, kw->str, text, msg, sizeof msg) < 0) {
+				if (strcmp(kw->str, "until") == 0 || strcmp(kw->str, "max-events") == 0)
+					snprintf(msg, sizeof msg,
+						 "'%s' is a run limit: give it on the command line",
+						 kw->str);
+				diag_set(err, prog->src, kw->a ? kw->a->line : kw->line,
+					 kw->a ? kw->a->col : kw->col, "%s", msg);
+				return -1;
+			}
+		}
+	}
+	*m = t;
+	return 0;
+}

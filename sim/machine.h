@@ -1,0 +1,55 @@
+/* machine.h — the simulated machine: cores, scheduling policy, costs, seed and the run's limits.
+ * Set from defaults, then the scenario's `machine` line, then command-line flags. */
+#ifndef TIMESLICE_MACHINE_H
+#define TIMESLICE_MACHINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ast.h"
+#include "diag.h"
+
+#define MACHINE_MAX_CORES 1024
+
+enum policy {
+	POLICY_FIFO, /* run to block or exit, no time slice */
+	POLICY_RR,   /* round robin with a quantum */
+	POLICY_COUNT
+};
+
+struct machine {
+	int cores;
+	enum policy policy;
+	int64_t quantum;     /* ns, RR time slice */
+	int64_t cs;          /* ns, context switch cost */
+	int64_t fork_cost;   /* ns of the parent's CPU for fork()/Process.start() */
+	int64_t thread_cost; /* ns of the creator's CPU for Thread.start() */
+	int64_t instr;       /* ns per interpreted instruction */
+	uint64_t seed;
+
+	/* limits of one run */
+	int64_t until;       /* stop at this simulated time (END_UNTIL); -1 = none */
+	int64_t max_time;    /* simulated time after which the run is stopped (END_LIMIT) */
+	uint64_t max_events; /* events processed */
+	size_t max_records;  /* trace records kept (memory) */
+};
+
+void machine_defaults(struct machine *m);
+
+/* Sets one key from text as a user types it on the command line ("4", "rr", "10ms", "2.5s").
+ * Returns 0, or -1 with a message in err ("--quantum: expected a positive duration such as
+ * 10ms, found '0'") and m unchanged. */
+int machine_set(struct machine *m, const char *key, const char *text, char *err, size_t errsize);
+
+/* Applies every `machine` line of the program in order. Returns 0, or -1 with *err at the
+ * offending key or value (file:line:col) and m unchanged. */
+int machine_apply_ast(struct machine *m, const struct ast_program *prog, struct diag *err);
+
+const char *policy_name(enum policy p);
+
+/* Parses a duration as a user writes it: "10ms", "1.5s", "250us", "7ns", "2" (seconds).
+ * Returns 0 and *ns, or -1 if malformed or out of range. */
+int parse_duration(const char *text, int64_t *ns);
+
+#endif

@@ -1,0 +1,98 @@
+/* sched.h — the scheduling-class interface, after Linux's struct sched_class, and the task
+ * (thread) as the kernel and the classes see it.
+ *
+ * The kernel owns tasks and cores; a class owns only its run queue. The kernel calls
+ * enqueue when a task becomes runnable (new, woken, preempted), dequeue when it must leave the
+ * queue without running (killed), pick_next when a core needs work (the class removes and
+ * returns the task, or NULL), and slice to learn how long a task may run before the kernel
+ * preempts it. check_preempt says whether a newly runnable task should take a core from the
+ * task running there. Classes must be deterministic: no addresses or clocks in decisions. */
+#ifndef TIMESLICE_SCHED_H
+#define TIMESLICE_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "machine.h"
+#include "trace.h"
+#include "vm.h"
+
+enum enqueue_flags {
+	ENQ_NEW = 1,       /* first time runnable */
+	ENQ_WAKEUP = 2,    /* was blocked */
+	ENQ_PREEMPTED = 4, /* its slice ran out */
+};
+
+/* What a task does when its CPU debt has been burnt. */
+enum task_after {
+	AFTER_EXEC,  /* go on interpreting */
+	AFTER_SPAWN, /* finish Process.start()/Thread.start()/os.fork(): the child becomes ready */
+};
+
+struct task {
+	int id;               /* index in the kernel's task table */
+	int trace_idx;        /* index in the trace's thread table; -1 until started */
+	int tid;              /* 0 until started */
+	int proc;             /* the process it belongs to (kernel index) */
+	char name[64];
+	bool daemon;
+	enum thread_state state;
+	uint32_t reason;      /* string id of the reason for the current state */
+	bool started;
+	bool is_main;         /* the first thread of its process */
+
+	struct vm_thread *vm;
+	struct value target;  /* Thread(target=, args=) kept until start() */
+	int nargs;
+	struct value args[VM_MAX_ARGS];
+
+	/* running */
+	int core;             /* core it runs on (or is being switched onto), -1 otherwise */
+	int64_t debt;         /* CPU ns to burn before it may go on */
+	int64_t burn_start;   /* when the current burn started */
+	int64_t slice_end;    /* when its slice runs out */
+	enum task_after after;
+	int spawn;            /* AFTER_SPAWN: the task or process being created */
+	bool spawn_is_proc;
+	bool has_call;        /* `call` is pending (VM suspended in it) */
+	bool answered;        /* the pending call was answered while blocked */
+	struct vm_call call;
+	int line;             /* scenario line of the current operation */
+
+	/* blocked */
+	uint32_t gen;         /* bumped on every wake-up: stale timers are ignored */
+	int wq_obj;           /* the wait queue it is on: owner kind and id, or -1 */
+	int wq_kind;
+	int wq_prev, wq_next;
+	struct value wake_value;  /* the answer given when woken */
+	struct value timeout_value; /* the answer given when its timeout fires */
+	bool exiting;         /* main thread waiting for the interpreter's shutdown joins */
+
+	/* run queue, owned by the scheduling class */
+	struct task *rq_prev, *rq_next;
+	bool on_rq;
+
+	/* statistics the classes may use */
+	int64_t last_ran;     /* when it last left a core */
+	int64_t enqueued_at;
+};
+
+struct sched_class {
+	const char *name;
+	void *(*create)(const struct machine *m);   /* NULL when out of memory */
+	void (*destroy)(void *rq);
+	void (*enqueue)(void *rq, struct task *t, int flags);
+	void (*dequeue)(void *rq, struct task *t);
+	struct task *(*pick_next)(void *rq, int core);
+	int64_t (*slice)(void *rq, const struct task *t); /* INT64_MAX: run until it blocks */
+	bool (*check_preempt)(void *rq, const struct task *curr, const struct task *woken);
+	int (*nr_running)(const void *rq);              /* tasks waiting in the queue */
+};
+
+extern const struct sched_class sched_fifo_class;
+extern const struct sched_class sched_rr_class;
+
+/* The class for a policy. */
+const struct sched_class *sched_class_for(enum policy p);
+
+#endif

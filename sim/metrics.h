@@ -68,4 +68,19 @@ int chrome_write(FILE *out, const struct trace *tr);
  * `color`, ANSI background colours, else one letter per state. */
 void gantt_print(FILE *out, const struct trace *tr, int width, bool color);
 
+/* Helpers the writers above share; the CLI and the window may use them too. */
+
+/* Writes a duration human-readably into buf: "250 ns", "1.500 us", "12.003 ms", "2.000 s"
+ * (three decimals above 1 us); "-" when ns is negative (the metrics' "never"). Returns buf. */
+const char *metrics_format_ns(char *buf, size_t size, int64_t ns);
+
+/* Writes s as a JSON string literal, quotes included: '"' and '\\' escaped, control characters
+ * as \u00XX, valid UTF-8 passed through, each byte of invalid UTF-8 replaced by U+FFFD. */
+void metrics_json_string(FILE *out, const char *s);
+
+/* Measures the UTF-8 text s in terminal cells (East Asian wide characters take two, combining
+ * marks none). Returns how many bytes of s fit within max cells and stores their width in
+ * *cells (if not NULL). Invalid bytes count as one cell each. */
+size_t metrics_text_fit(const char *s, int max, int *cells);
+
 #endif

@@ -117,6 +117,7 @@ struct trace {
 	char end_msg[1024];         /* human explanation of end (empty for END_COMPLETED) */
 	char source_name[256];      /* scenario file or bundled id */
 	char origin[16];            /* "sim" or "real" */
+	uint64_t nevents;           /* events the simulator processed (0 for real runs) */
 
 	/* interned strings; id 0 is the empty string */
 	char **strs;

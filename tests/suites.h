@@ -6,7 +6,11 @@
 
 /* X(name): tests/test-name.c defines Suite *name_suite(void). */
 #define SUITES(X) \
-	X(diag)
+	X(diag) \
+	X(trace) \
+	X(metrics) \
+	X(chrome) \
+	X(gantt)
 
 #define DECLARE_SUITE(name) Suite *name##_suite(void);
 SUITES(DECLARE_SUITE)

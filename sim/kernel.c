@@ -394,10 +394,10 @@ static void make_ready(struct kernel *k, struct task *t, int flags, uint32_t rea
 	set_state(k, t, TS_READY, reason);
 	t->enqueued_at = k->q.now;
 	k->cls->enqueue(k->rq, t, flags);
+	/* the lowest-numbered idle core that is not already about to pick */
 	for (int c = 0; c < k->m->cores; c++)
-		if (k->cores[c].cur < 0) {
-			if (!k->cores[c].resched)
-				resched(k, c);
+		if (k->cores[c].cur < 0 && !k->cores[c].resched) {
+			resched(k, c);
 			return;
 		}
 }
@@ -1367,6 +1367,7 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 		tr->end = END_ERROR;
 	}
 
+	tr->nevents = k->q.popped;
 	struct vm_proc *main = p0->vm;
 	vm_program_set_handle_repr(prog, NULL, NULL);
 	vm_proc_foreach_global(main, collect_var, tr);

@@ -47,7 +47,10 @@ enum ast_kind {
 	AST_PASS, AST_BREAK, AST_CONTINUE,
 	AST_GLOBAL,    /* params = names */
 	AST_IMPORT,    /* `import x, y` / `from x import y as z`: str = module; params = names
-	                * imported (for `from`), aliases in params2 (NULL entry = no alias) */
+	                * imported (for `from`), aliases in params2 (NULL entry = no alias).
+	                * Plain `import a.b, c as d`: str = NULL, params = the modules ("a.b",
+	                * "c"), params2 = their aliases (NULL, "d"). params.n == params2.n always.
+	                * Dotted module names are one string with the dots ("os.path"). */
 	AST_WITH,      /* with a [as str]: items = body */
 	AST_MACHINE,   /* machine key=value ... : items = AST_KWARG (value is a literal expr) */
 	AST_EXPECT,    /* expect a : a = the expression (may be AST_APPROX or a bare NAME such

@@ -280,7 +280,8 @@ void gantt_print(FILE *out, const struct trace *tr, int width, bool color)
 			goto done;
 		snprintf(labels[t], 32, " (%d/%d)", pid, th->tid);
 		int ncells, icells;
-		metrics_text_fit(trace_str(tr, th->name), 1 << 20, &ncells);
+		char lab[160];
+		metrics_text_fit(trace_thread_label(tr, t, lab, sizeof lab), 1 << 20, &ncells);
 		metrics_text_fit(labels[t], 1 << 20, &icells);
 		if (ncells + icells > lw)
 			lw = ncells + icells;
@@ -331,7 +332,8 @@ void gantt_print(FILE *out, const struct trace *tr, int width, bool color)
 		}
 		if (cur >= 0 && cur != TS_DONE)
 			add_segment(&ch, since, span, cur);
-		put_row(&ch, trace_str(tr, tr->threads[t].name), labels[t], G_NONE);
+		char lab[160];
+		put_row(&ch, trace_thread_label(tr, t, lab, sizeof lab), labels[t], G_NONE);
 	}
 	for (int c = 0; c < nc; c++) {
 		int cur = G_IDLE;

@@ -52,6 +52,9 @@ struct proc {
 	struct value args[VM_MAX_ARGS];
 	int main_task;
 	int live;               /* threads started and not done */
+	int live_nondaemon;     /* of which non-main, non-daemon: the shutdown joins them */
+	int live_children;      /* non-daemon Process children started and not ended */
+	bool counted;           /* counted in its parent's live_children */
 	int nchildren;          /* for naming children Process-N */
 	int nthreads_named;     /* for naming threads Thread-N */
 	int64_t start_time;
@@ -91,6 +94,8 @@ struct kernel {
 	int64_t zero_time_at;
 	int errors;             /* threads that ended with an exception */
 	struct diag first_error;
+	uint32_t *picked_reason; /* "picked by core N", per core, made on first use */
+	uint32_t preempt_reason, switch_reason, finished_reason;
 	struct waitq *joinq;    /* joiners of each task, indexed by task id */
 	int njoinq;
 };
@@ -250,6 +255,10 @@ static int proc_register(struct kernel *k, struct proc *p)
 	p->started = true;
 	p->start_time = k->q.now;
 	p->trace_idx = trace_add_process(k->tr, p->pid, p->ppid, p->name);
+	if (p->via_process && !p->daemon && p->parent >= 0) {
+		k->procs[p->parent]->live_children++;
+		p->counted = true;
+	}
 	return p->trace_idx < 0 ? -1 : 0;
 }
 
@@ -265,6 +274,8 @@ static int task_register(struct kernel *k, struct task *t)
 	if (t->is_main)
 		k->tr->procs[p->trace_idx].main_thread = t->trace_idx;
 	p->live++;
+	if (!t->is_main && !t->daemon)
+		p->live_nondaemon++;
 	k->live++;
 	vm_proc_set_shared(p->vm, p->live > 1);
 	return 0;
@@ -347,7 +358,9 @@ static void run_on(struct kernel *k, int c, struct task *t)
 	int64_t slice = k->cls->slice(k->rq, t);
 	t->slice_end = slice == INT64_MAX || k->q.now > INT64_MAX - slice ? INT64_MAX : k->q.now + slice;
 	set_core(k, c, CS_RUN, t->id, 0);
-	set_state(k, t, TS_RUNNING, reasonf(k, "picked by core %d (%s)", c, k->cls->name));
+	if (!k->picked_reason[c])
+		k->picked_reason[c] = reasonf(k, "picked by core %d (%s)", c, k->cls->name);
+	set_state(k, t, TS_RUNNING, k->picked_reason[c]);
 	if (t->debt > 0)
 		burn(k, t);
 	else
@@ -385,7 +398,9 @@ static void schedule(struct kernel *k, int c)
 	core->cur = next->id;
 	core->switching = true;
 	next->core = c;
-	set_core(k, c, CS_SWITCH, next->id, reasonf(k, "context switch to %s", next->name));
+	if (!k->switch_reason)
+		k->switch_reason = reasonf(k, "context switch");
+	set_core(k, c, CS_SWITCH, next->id, k->switch_reason);
 	push_event(k, k->q.now + k->m->cs, PRIO_CORE, EV_DISPATCH, c, core->gen);
 }
 
@@ -415,9 +430,11 @@ static void leave_core(struct kernel *k, struct task *t)
 static void preempt(struct kernel *k, struct task *t)
 {
 	int c = t->core;
-	set_state(k, t, TS_READY,
-		  reasonf(k, "core %d preempts %s: quantum of %s expired", c, t->name,
-			  vm_format_dur(k->m->quantum, (char[32]){0}, 32)));
+	/* the record names the thread; the reason says only why */
+	if (!k->preempt_reason)
+		k->preempt_reason = reasonf(k, "preempted: its quantum of %s expired",
+					    vm_format_dur(k->m->quantum, (char[32]){0}, 32));
+	set_state(k, t, TS_READY, k->preempt_reason);
 	t->core = -1;
 	t->last_ran = k->q.now;
 	t->enqueued_at = k->q.now;
@@ -487,12 +504,19 @@ static void task_done(struct kernel *k, struct task *t, uint32_t reason)
 	waitq_remove(k, t);
 	t->gen++;
 	set_state(k, t, TS_DONE, reason);
+	vm_thread_destroy(t->vm); /* its code will not run again: free the frames now */
+	t->vm = NULL;
+	t->has_call = false;
 	struct proc *p = k->procs[t->proc];
 	p->live--;
+	if (!t->is_main && !t->daemon)
+		p->live_nondaemon--;
 	k->live--;
 	k->last_exit = k->q.now;
 	vm_proc_set_shared(p->vm, p->live > 1);
-	wake_all(k, task_joiners(k, t->id), t, reasonf(k, "%s finished", t->name));
+	struct waitq *joiners = task_joiners(k, t->id);
+	if (joiners && joiners->head >= 0)
+		wake_all(k, joiners, t, reasonf(k, "%s finished", t->name));
 	if (was_running)
 		leave_core(k, t);
 	else if (t->core >= 0) { /* being switched in */
@@ -508,6 +532,8 @@ static void task_done(struct kernel *k, struct task *t, uint32_t reason)
  * atexit hook) non-daemon child processes. Returns a description, or NULL if nothing. */
 static const char *exit_waits_for(struct kernel *k, struct proc *p, char *buf, size_t size)
 {
+	if (p->live_nondaemon == 0 && p->live_children == 0)
+		return NULL;
 	for (int i = 0; i < k->ntasks; i++) {
 		struct task *o = k->tasks[i];
 		if (o->proc == p->id && !o->is_main && o->started && !o->daemon &&
@@ -529,6 +555,14 @@ static const char *exit_waits_for(struct kernel *k, struct proc *p, char *buf, s
 
 static void kill_process(struct kernel *k, struct proc *p, int exitcode, const char *why);
 
+static void proc_uncount(struct kernel *k, struct proc *p)
+{
+	if (p->counted) {
+		k->procs[p->parent]->live_children--;
+		p->counted = false;
+	}
+}
+
 /* Ends the process once its main thread has finished its code and nothing holds it. */
 static void proc_try_exit(struct kernel *k, struct proc *p)
 {
@@ -537,14 +571,11 @@ static void proc_try_exit(struct kernel *k, struct proc *p)
 	struct task *main = k->tasks[p->main_task];
 	if (!main->exiting)
 		return;
-	char buf[256];
-	const char *wait = exit_waits_for(k, p, buf, sizeof buf);
-	if (wait) {
-		if (main->state == TS_JOIN) /* still waiting: nothing to do */
-			return;
-		if (main->state == TS_RUNNING)
-			block(k, main, TS_JOIN, -1, reasonf(k, "%s", wait));
-		return;
+	if (p->live_nondaemon > 0 || p->live_children > 0) {
+		char buf[256];
+		if (main->state == TS_RUNNING && exit_waits_for(k, p, buf, sizeof buf))
+			block(k, main, TS_JOIN, -1, reasonf(k, "%s", buf));
+		return; /* blocked already: woken when the last of them ends */
 	}
 	/* Daemon threads die with the process; daemon children are terminated. */
 	for (int i = 0; i < k->ntasks; i++) {
@@ -567,6 +598,7 @@ static void proc_try_exit(struct kernel *k, struct proc *p)
 	p->ended = true;
 	if (p->exitcode < 0)
 		p->exitcode = 0;
+	proc_uncount(k, p);
 	wake_all(k, &p->joiners, main, reasonf(k, "process %s (pid %d) exited", p->name, p->pid));
 	/* its parent's shutdown may have been waiting for it */
 	if (p->parent >= 0)
@@ -579,6 +611,7 @@ static void kill_process(struct kernel *k, struct proc *p, int exitcode, const c
 		return;
 	p->exitcode = exitcode;
 	p->ended = true;
+	proc_uncount(k, p);
 	uint32_t r = reasonf(k, "%s", why);
 	struct task *main = p->main_task >= 0 ? k->tasks[p->main_task] : NULL;
 	for (int i = 0; i < k->ntasks; i++) {
@@ -607,7 +640,9 @@ static void task_finish(struct kernel *k, struct task *t, bool error)
 		proc_try_exit(k, p);
 		return;
 	}
-	task_done(k, t, reasonf(k, error ? "%s ended with an exception" : "%s finished", t->name));
+	if (!k->finished_reason)
+		k->finished_reason = reasonf(k, "its function returned");
+	task_done(k, t, error ? reasonf(k, "ended by an uncaught exception") : k->finished_reason);
 }
 
 /* ---- system calls ---- */
@@ -810,8 +845,8 @@ static void spawn_end(struct kernel *k, struct task *t)
 		answer(t, vm_none());
 	}
 	make_ready(k, child, ENQ_NEW,
-		   reasonf(k, "%s created (%s)", child->name,
-			   os_fork ? "fork returned" : t->spawn_is_proc ? "process started" : "thread started"));
+		   reasonf(k, "%s", os_fork ? "fork() returned" : t->spawn_is_proc ? "process started"
+										: "thread started"));
 }
 
 static enum sys_result sys_join(struct kernel *k, struct task *t, bool is_proc, int obj)
@@ -1259,6 +1294,7 @@ static void kernel_free(struct kernel *k, bool keep_main)
 	}
 	free(k->procs);
 	free(k->cores);
+	free(k->picked_reason);
 	if (k->rq)
 		k->cls->destroy(k->rq);
 	event_queue_finish(&k->q);
@@ -1287,8 +1323,9 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 	k->cls = sched_class_for(m->policy);
 	k->rq = k->cls ? k->cls->create(m) : NULL;
 	k->cores = calloc((size_t)m->cores, sizeof *k->cores);
+	k->picked_reason = calloc((size_t)m->cores, sizeof *k->picked_reason);
 	k->next_pid = 1000;
-	if (!k->rq || !k->cores) {
+	if (!k->rq || !k->cores || !k->picked_reason) {
 		kernel_free(k, false);
 		free(k);
 		trace_destroy(tr);

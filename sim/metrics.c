@@ -334,7 +334,8 @@ void metrics_print_text(FILE *out, const struct trace *tr, const struct metrics 
 	int namew = 6;
 	for (int i = 0; i < m->nthreads && i < tr->nthreads; i++) {
 		int cells;
-		metrics_text_fit(trace_str(tr, tr->threads[i].name), 1 << 20, &cells);
+		char lab[160];
+		metrics_text_fit(trace_thread_label(tr, i, lab, sizeof lab), 1 << 20, &cells);
 		if (cells > namew)
 			namew = cells;
 	}
@@ -346,7 +347,8 @@ void metrics_print_text(FILE *out, const struct trace *tr, const struct metrics 
 	for (int i = 0; i < m->nthreads && i < tr->nthreads; i++) {
 		const struct thread_metrics *th = &m->threads[i];
 		const struct trace_process *p = thread_proc(tr, i);
-		put_cells(out, trace_str(tr, tr->threads[i].name), namew, false);
+		char lab[160];
+		put_cells(out, trace_thread_label(tr, i, lab, sizeof lab), namew, false);
 		fprintf(out, " %7d %7d %10s %10s %10s %10s %10s %10s %10s %8" PRId64 "\n",
 			p ? p->pid : -1, tr->threads[i].tid,
 			metrics_format_ns(b[0], sizeof b[0], th->start_ns),

@@ -1,6 +1,7 @@
 /* trace.c — the trace store: records, tables and interned strings. */
 #include "trace.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,4 +271,19 @@ const char *core_state_name(enum core_state s)
 		[CS_IDLE] = "idle", [CS_SWITCH] = "switch", [CS_RUN] = "run",
 	};
 	return (unsigned)s < CS_COUNT ? names[s] : "?";
+}
+
+const char *trace_thread_label(const struct trace *tr, int t, char *buf, size_t size)
+{
+	if (t < 0 || t >= tr->nthreads) {
+		snprintf(buf, size, "?");
+		return buf;
+	}
+	const struct trace_thread *th = &tr->threads[t];
+	const char *name = trace_str(tr, th->name);
+	if (th->proc <= 0 || th->proc >= tr->nprocs)
+		snprintf(buf, size, "%s", name);
+	else
+		snprintf(buf, size, "%s/%s", trace_str(tr, tr->procs[th->proc].name), name);
+	return buf;
 }

@@ -146,6 +146,10 @@ int trace_emit(struct trace *tr, const struct trace_rec *rec);
 int trace_add_var(struct trace *tr, const char *name, const char *repr);
 int trace_add_expect(struct trace *tr, int line, const char *text, bool ok, const char *detail);
 
+/* How text outputs name thread t: its own name in the first process, "process/thread" in
+ * the others (every process has a "MainThread"). Writes into buf and returns it. */
+const char *trace_thread_label(const struct trace *tr, int t, char *buf, size_t size);
+
 const char *thread_state_name(enum thread_state s);  /* "running", "ready", "sleep", ... */
 const char *core_state_name(enum core_state s);      /* "idle", "switch", "run" */
 

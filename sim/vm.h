@@ -182,6 +182,9 @@ int vm_thread_line(const struct vm_thread *t);
  * "1.52 <= 1.2 (t_threads / t_plain)". Empty when not a comparison. */
 const char *vm_expect_detail(const struct vm_thread *t);
 
+/* The name of built-in function i (a V_BUILTIN's u.i), e.g. "sleep"; NULL if there is none. */
+const char *vm_builtin_name(int i);
+
 /* ---- expectations ---- */
 int vm_program_expect_count(const struct vm_program *prog);
 /* Line and text (as written after `expect`) of expectation i. */

@@ -7,10 +7,13 @@
 /* X(name): tests/test-name.c defines Suite *name_suite(void). */
 #define SUITES(X) \
 	X(diag) \
+	X(parse) \
 	X(trace) \
 	X(metrics) \
 	X(chrome) \
-	X(gantt)
+	X(gantt) \
+	X(vm) \
+	X(kernel)
 
 #define DECLARE_SUITE(name) Suite *name##_suite(void);
 SUITES(DECLARE_SUITE)

@@ -1,0 +1,250 @@
+/* vm_internal.h — what the VM's three files (compile.c, value.c, vm.c) share: object layouts,
+ * the bytecode format, the built-in table and the pure value operations. Not for other modules. */
+#ifndef TIMESLICE_VM_INTERNAL_H
+#define TIMESLICE_VM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vm.h"
+
+/* Value types the kernel never sees. */
+enum {
+	V_RANGE = V_HANDLE + 1, /* u.o: a lazy range(start, stop, step) */
+	V_UNBOUND,              /* a variable slot not yet assigned */
+};
+
+#define VM_OBJ_MASK ((1u << V_STR) | (1u << V_TUPLE) | (1u << V_LIST) | (1u << V_RANGE))
+#define VM_IS_OBJ(t) ((VM_OBJ_MASK >> (t)) & 1u)
+
+/* Strings, lists and tuples grow to at most this many bytes each (MemoryError beyond). */
+#define VM_OBJ_LIMIT ((size_t)64 << 20)
+#define VM_LIST_LIMIT ((int)(VM_OBJ_LIMIT / sizeof(struct value)))
+
+struct vobj {
+	long refs;
+	uint8_t type;
+};
+
+struct vstr {
+	struct vobj h;
+	size_t len;
+	char data[]; /* len bytes of UTF-8 and a NUL */
+};
+
+struct vseq { /* V_TUPLE and V_LIST */
+	struct vobj h;
+	int n, cap;
+	struct value *items;
+};
+
+struct vrange {
+	struct vobj h;
+	int64_t start, stop, step;
+};
+
+#define STR(v) ((struct vstr *)(v).u.o)
+#define SEQ(v) ((struct vseq *)(v).u.o)
+#define RNG(v) ((struct vrange *)(v).u.o)
+
+void vm_obj_free(struct vobj *o);
+
+static inline void vref(struct value v)
+{
+	if (VM_IS_OBJ(v.type))
+		v.u.o->refs++;
+}
+
+static inline void vunref(struct value v)
+{
+	if (VM_IS_OBJ(v.type) && --v.u.o->refs == 0)
+		vm_obj_free(v.u.o);
+}
+
+static inline struct value vint(int64_t i)
+{
+	struct value v = {.type = V_INT};
+	v.u.i = i;
+	return v;
+}
+
+/* A run-time error being raised: "Type: message". */
+struct vm_err {
+	char msg[480];
+};
+bool vm_seterr(struct vm_err *e, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A growable string; `oom` is set (and appends stop) on allocation failure or past
+ * VM_OBJ_LIMIT. */
+struct sbuf {
+	char *p;
+	size_t n, cap;
+	bool oom;
+};
+void sb_add(struct sbuf *b, const char *s, size_t n);
+void sb_puts(struct sbuf *b, const char *s);
+void sb_putc(struct sbuf *b, char c);
+void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_free(struct sbuf *b);
+/* Moves the text into a new V_STR (MemoryError in e when it failed). */
+bool sb_to_str(struct sbuf *b, struct value *out, struct vm_err *e);
+
+/* ---- objects ---- */
+struct value vm_str_new(size_t len);            /* uninitialised text; V_NONE when OOM */
+struct value vm_seq_new(uint8_t type, int n);   /* n V_NONE items; V_NONE when OOM */
+bool vm_list_append(struct value list, struct value item, struct vm_err *e); /* takes item */
+struct value vm_range_new(int64_t start, int64_t stop, int64_t step);
+int64_t vm_range_len(const struct vrange *r);
+size_t vm_utf8_count(const char *s, size_t n);
+/* Item i (0-based, already bounds-checked) of a str, list, tuple or range: a new reference. */
+bool vm_seq_get(struct value seq, int64_t i, struct value *out, struct vm_err *e);
+/* Length of a str (code points), list, tuple or range; -1 (and TypeError) otherwise. */
+int64_t vm_len(struct value v, struct vm_err *e);
+
+/* Deep copy of lists (and of tuples holding lists), keeping aliasing: two references to one
+ * list give two references to one copy. */
+struct vm_memo;
+struct vm_memo *vm_memo_create(void);
+void vm_memo_destroy(struct vm_memo *m);
+struct value vm_deep_copy(struct value v, struct vm_memo *m); /* a new reference */
+
+/* ---- text ---- */
+const char *vm_type_name(struct value v);
+bool vm_to_text(const struct vm_program *prog, struct sbuf *b, struct value v, bool repr);
+void vm_float_repr(double x, char *buf, size_t size);
+bool vm_format_spec(const struct vm_program *prog, struct sbuf *b, struct value v,
+		    const char *spec, struct vm_err *e);
+bool vm_percent_format(const struct vm_program *prog, struct value fmt, struct value args,
+		       struct value *out, struct vm_err *e);
+bool vm_str_format(const struct vm_program *prog, struct value fmt, const struct value *args,
+		   int argc, const char **kwn, const struct value *kwv, int kwc, struct value *out,
+		   struct vm_err *e);
+
+/* ---- operators (op as in ast.h: '+', TOK_FLOORDIV, TOK_LT is '<', ...) ---- */
+bool vm_binop(int op, struct value a, struct value b, struct value *out, struct vm_err *e);
+bool vm_unop(int op, struct value a, struct value *out, struct vm_err *e);
+bool vm_compare(int op, struct value a, struct value b, bool *res, struct vm_err *e);
+/* a == b where it never raises (durations against numbers are just unequal). */
+bool vm_equal(struct value a, struct value b);
+const char *vm_op_text(int op);
+
+/* ---- bytecode ----
+ * One 32-bit word per instruction: the opcode in the low 8 bits, a signed 24-bit argument
+ * above. Each instruction has its own line and column. */
+enum vm_opcode {
+	OP_NOP,
+	OP_INT,          /* push the argument as an int */
+	OP_CONST,        /* push consts[arg] */
+	OP_LOAD_LOCAL, OP_STORE_LOCAL,
+	OP_LOAD_GLOBAL, OP_STORE_GLOBAL,
+	OP_POP, OP_POPN, OP_DUP, OP_DUP2, OP_ROT2, OP_ROT3,
+	OP_ADD, OP_SUB, OP_MUL, OP_BINOP, OP_INPLACE_ADD, /* OP_BINOP: arg = operator */
+	OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE, OP_CMP, /* OP_CMP: arg = operator */
+	OP_UNARY,        /* arg = operator */
+	OP_JUMP, OP_LOOP, /* LOOP is a backward jump: it may yield */
+	OP_JUMP_IF_FALSE, OP_JUMP_IF_TRUE, OP_JUMP_IF_FALSE_OR_POP, OP_JUMP_IF_TRUE_OR_POP,
+	OP_GET_ITER,     /* iterable -> iterable, state */
+	OP_FOR_ITER,     /* iterable, state -> iterable, state, item; or pops both and jumps */
+	OP_BUILD_LIST, OP_BUILD_TUPLE, OP_BUILD_STR, OP_UNPACK,
+	OP_INDEX, OP_STORE_INDEX, /* STORE_INDEX: value, obj, index -> */
+	OP_GETATTR, OP_SETATTR,   /* arg = const (attribute name); SETATTR: value, obj -> */
+	OP_CALL,         /* arg = callsite: callee, args, kwargs -> result */
+	OP_CALL_BUILTIN, /* arg = callsite (its builtin): args, kwargs -> result */
+	OP_CALL_METHOD,  /* arg = callsite (its name): obj, args, kwargs -> result */
+	OP_QUERY,        /* arg = callsite (its name): args -> SYS_QUERY result */
+	OP_SYSCALL,      /* arg = enum vm_sys, no arguments (`pid`, `now`, ...) -> result */
+	OP_RETURN,
+	OP_MAKE_FUNC,    /* arg = function; pops its defaults */
+	OP_FORMAT,       /* arg = (spec const + 1) << 2 | conversion (0, 1 = r, 2 = s) */
+	OP_RECORD,       /* expect detail: remember TOS as operand arg */
+	OP_APPROX,       /* a, b, tol -> |a - b| <= tol */
+	OP_COUNT
+};
+
+#define INS(op, arg) ((uint32_t)(op) | ((uint32_t)(arg) << 8))
+#define INS_OP(w) ((w) & 0xffu)
+#define INS_ARG(w) ((int32_t)(w) >> 8)
+#define INS_ARG_MAX ((1 << 23) - 1)
+
+struct vm_callsite {
+	int argc, kwc;
+	int builtin;          /* OP_CALL_BUILTIN */
+	const char *name;     /* OP_CALL_METHOD, OP_QUERY */
+	const char **kwnames; /* kwc names (borrowed from the AST) */
+};
+
+struct vm_code {
+	uint32_t *ins;
+	int *line, *col;
+	int n, cap;
+	struct value *consts;
+	int nconsts, cconsts;
+	struct vm_callsite *cs;
+	int ncs, ccs;
+	int nlocals;
+	const char **localnames; /* borrowed from the AST */
+	int maxstack;
+	const char *name;
+};
+
+struct vm_func {
+	struct vm_code *code;
+	const char *name;
+	int nparams, ndefaults;
+	char **params;
+	int line, col;
+};
+
+struct vm_program {
+	const struct ast_program *ast;
+	const struct source *src;
+	struct vm_code *main;
+	struct vm_func *funcs;
+	int nfuncs, cfuncs;
+	struct vm_code **expects;
+	const struct ast_node **expect_nodes;
+	int nexpects, cexpects;
+	const char **gnames; /* global slot -> name; slot 0 is __name__ */
+	int nglobals;
+	int64_t instr_cost;
+	vm_handle_repr_fn hrepr;
+	void *hctx;
+	struct vm_code *tramp[VM_MAX_ARGS + 1]; /* "call the callee with n args, return" */
+};
+
+void vm_code_destroy(struct vm_code *c);
+
+/* ---- built-ins ---- */
+enum vm_builtin_id {
+	BI_PRINT, BI_RANGE, BI_LEN, BI_STR, BI_REPR, BI_INT, BI_FLOAT, BI_BOOL, BI_ABS, BI_MIN,
+	BI_MAX, BI_ROUND, BI_SUM, BI_LIST, BI_TUPLE, BI_SORTED, BI_ENUMERATE,
+	BI_COMPUTE, BI_IO, BI_SLEEP, BI_UNIFORM, BI_RANDOM, BI_RANDINT, BI_CHOICE, BI_SEED,
+	BI_FORK, BI_GETPID, BI_GETPPID, BI_CPU_COUNT, BI_TIME, BI_PERF_COUNTER, BI_MONOTONIC,
+	BI_PROCESS, BI_THREAD, BI_CURRENT_THREAD, BI_CURRENT_PROCESS, BI_ACTIVE_CHILDREN,
+	BI_GET_IDENT,
+	BI_COUNT
+};
+
+struct vm_builtin {
+	const char *name;
+	int minargs, maxargs; /* positional; maxargs -1: any number */
+	const char *kwargs;   /* accepted keywords, comma-separated; "*": any (kernel checks) */
+	bool bare;            /* usable without a module */
+	int sys;              /* the system call it makes, SYS_COUNT when pure */
+};
+extern const struct vm_builtin vm_builtins[BI_COUNT];
+
+enum vm_module_id { M_OS, M_TIME, M_RANDOM, M_SYS, M_MULTIPROCESSING, M_THREADING, M_COUNT };
+extern const char *const vm_module_names[M_COUNT];
+/* Resolves module.attr to a value (a builtin or a constant); false when not modelled. */
+bool vm_module_attr(int module, const char *attr, struct value *out);
+/* Checks an argument count against a builtin; fills msg and returns false when wrong. */
+bool vm_builtin_check(int bid, int argc, const char **kwn, int kwc, char *msg, size_t size);
+/* Checks a call of a user function (params, ndefaults) against positional and keyword
+ * arguments; fills msg when wrong. */
+bool vm_func_check(const char *name, int nparams, char *const *params, int ndefaults, int argc,
+		   const char **kwn, int kwc, char *msg, size_t size);
+
+#endif

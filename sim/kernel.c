@@ -30,6 +30,8 @@ enum ev_kind {
 
 enum { PRIO_WAKE = 0, PRIO_CORE = 1 };
 
+enum { TASK_SLAB = 256 };
+
 /* What a process-handle or thread-handle wait queue belongs to. */
 enum wq_kind { WQ_NONE = -1, WQ_TASK, WQ_PROC };
 
@@ -96,6 +98,7 @@ struct kernel {
 	struct diag first_error;
 	uint32_t *picked_reason; /* "picked by core N", per core, made on first use */
 	uint32_t preempt_reason, switch_reason, finished_reason;
+	bool in_task;           /* inside task_exec: scheduling waits for an event */
 	struct waitq *joinq;    /* joiners of each task, indexed by task id */
 	int njoinq;
 };
@@ -206,9 +209,15 @@ static struct task *task_new(struct kernel *k, int proc)
 		k->tasks = v;
 		k->captasks = cap;
 	}
-	struct task *t = calloc(1, sizeof *t);
-	if (!t)
-		return NULL;
+	/* tasks come from slabs of TASK_SLAB: one allocation per slab, not per thread */
+	if (k->ntasks % TASK_SLAB == 0) {
+		struct task *slab = calloc(TASK_SLAB, sizeof *slab);
+		if (!slab)
+			return NULL;
+		k->tasks[k->ntasks] = slab; /* the slab's first task: owned by the table */
+	}
+	struct task *t = k->ntasks % TASK_SLAB == 0 ? k->tasks[k->ntasks]
+						     : k->tasks[k->ntasks - 1] + 1;
 	t->id = k->ntasks;
 	t->trace_idx = -1;
 	t->proc = proc;
@@ -367,8 +376,11 @@ static void run_on(struct kernel *k, int c, struct task *t)
 		task_exec(k, t);
 }
 
-/* Core c has nothing running: it asks the class for the next task at an event of its own, so
- * a task is only ever run from the event loop, never inside another task's system call. */
+static void schedule(struct kernel *k, int c);
+
+/* Core c has nothing running. Outside any task's code (an event handler) it picks the next
+ * task at once; inside a task's system call it picks at an event of its own at the same
+ * instant, so that no task ever runs nested inside another's call. */
 static void resched(struct kernel *k, int c)
 {
 	struct core *core = &k->cores[c];
@@ -377,6 +389,10 @@ static void resched(struct kernel *k, int c)
 	core->gen++;
 	if (core->resched || k->stopped)
 		return;
+	if (!k->in_task) {
+		schedule(k, c);
+		return;
+	}
 	core->resched = true;
 	push_event(k, k->q.now, PRIO_CORE, EV_RESCHED, c, core->gen);
 }
@@ -1100,8 +1116,19 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 	}
 }
 
+static void task_exec_inner(struct kernel *k, struct task *t);
+
 /* Interprets the running task until it blocks, must burn CPU, or ends. */
 static void task_exec(struct kernel *k, struct task *t)
+{
+	bool outer = !k->in_task;
+	k->in_task = true;
+	task_exec_inner(k, t);
+	if (outer)
+		k->in_task = false;
+}
+
+static void task_exec_inner(struct kernel *k, struct task *t)
 {
 	for (;;) {
 		if (k->stopped || t->state != TS_RUNNING)
@@ -1280,8 +1307,9 @@ static void kernel_free(struct kernel *k, bool keep_main)
 			vm_unref(t->args[a]);
 		vm_unref(t->wake_value);
 		vm_unref(t->timeout_value);
-		free(t);
 	}
+	for (int i = 0; i < k->ntasks; i += TASK_SLAB)
+		free(k->tasks[i]); /* a slab: the first task of each owns it */
 	free(k->tasks);
 	for (int i = 0; i < k->nprocs; i++) {
 		struct proc *p = k->procs[i];

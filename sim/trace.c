@@ -1,6 +1,8 @@
 /* trace.c — the trace store: records, tables and interned strings. */
+#define _GNU_SOURCE /* mremap */
 #include "trace.h"
 
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,10 @@ static uint32_t hash_str(const char *s)
 /* Returns arr grown so that it holds at least need elements of size elem (doubling, so appends
  * are amortised O(1)) and updates *cap; NULL when out of memory or the size would overflow,
  * and arr is left as it was then. */
+#define RECS_MAP_MIN ((size_t)2 << 20)
+
+static void recs_free(struct trace *tr);
+
 static void *grow(void *arr, size_t *cap, size_t need, size_t elem)
 {
 	if (need <= *cap)
@@ -95,7 +101,7 @@ void trace_destroy(struct trace *tr)
 	if (ix)
 		free(ix->slots);
 	free(ix);
-	free(tr->recs);
+	recs_free(tr);
 	free(tr->procs);
 	free(tr->threads);
 	free(tr->vars);
@@ -211,16 +217,63 @@ int trace_add_thread(struct trace *tr, int proc, int tid, const char *name)
 /* Time runs from 0 (the start of the run) and never backwards: a record earlier than the last
  * one, or before the start, is the producer's bug, and refusing it keeps every reader's
  * "records are in time order" assumption true. */
+/* Room for at least one more record. Small traces live on the heap; from 2 MiB on, the
+ * records move to a mapping of their own that grows by mremap and asks for transparent huge
+ * pages: a long run writes hundreds of megabytes of records, and faulting them in 4 KiB at a
+ * time cost more than the simulation itself. */
+static int recs_reserve(struct trace *tr)
+{
+	if (tr->nrecs < tr->caprecs)
+		return 0;
+	size_t ncap = tr->caprecs ? tr->caprecs * 2 : 256;
+	if (ncap > SIZE_MAX / sizeof *tr->recs / 2)
+		return -1;
+	size_t bytes = ncap * sizeof *tr->recs;
+	void *p;
+	if (bytes < RECS_MAP_MIN) {
+		p = realloc(tr->recs, bytes);
+		if (!p)
+			return -1;
+	} else if (!tr->recs_mapped) {
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return -1;
+		memcpy(p, tr->recs, tr->nrecs * sizeof *tr->recs);
+		free(tr->recs);
+		tr->recs_mapped = true;
+	} else {
+		p = mremap(tr->recs, tr->caprecs * sizeof *tr->recs, bytes, MREMAP_MAYMOVE);
+		if (p == MAP_FAILED)
+			return -1;
+	}
+#ifdef MADV_HUGEPAGE
+	if (tr->recs_mapped)
+		madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+	tr->recs = p;
+	tr->caprecs = ncap;
+	return 0;
+}
+
+static void recs_free(struct trace *tr)
+{
+	if (tr->recs_mapped)
+		munmap(tr->recs, tr->caprecs * sizeof *tr->recs);
+	else
+		free(tr->recs);
+	tr->recs = NULL;
+	tr->nrecs = tr->caprecs = 0;
+	tr->recs_mapped = false;
+}
+
 int trace_emit(struct trace *tr, const struct trace_rec *rec)
 {
 	if (tr->max_recs && tr->nrecs >= tr->max_recs)
 		return -1;
 	if (rec->t < 0 || (tr->nrecs && rec->t < tr->recs[tr->nrecs - 1].t))
 		return -1;
-	struct trace_rec *recs = grow(tr->recs, &tr->caprecs, tr->nrecs + 1, sizeof *tr->recs);
-	if (!recs)
+	if (recs_reserve(tr) < 0)
 		return -1;
-	tr->recs = recs;
 	tr->recs[tr->nrecs++] = *rec;
 	return 0;
 }

@@ -97,8 +97,9 @@ enum trace_end {
 };
 
 struct trace {
-	struct trace_rec *recs;
+	struct trace_rec *recs;     /* appended by trace_emit only */
 	size_t nrecs, caprecs;
+	bool recs_mapped;           /* private: recs is a mapping, not heap memory */
 	size_t max_recs;            /* trace_emit fails beyond this; 0 = no limit */
 
 	struct trace_process *procs;

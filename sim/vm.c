@@ -414,7 +414,7 @@ static bool ensure_stack(struct vm_thread *t, int need)
 {
 	if (need <= t->cap)
 		return true;
-	int cap = t->cap ? t->cap : 64;
+	int cap = t->cap ? t->cap : 16; /* most threads need little: a pool of 100k stays small */
 	while (cap < need)
 		cap *= 2;
 	struct value *s = realloc(t->stack, (size_t)cap * sizeof *s);

@@ -130,40 +130,6 @@ static int scenario_load(const char *name, struct scenario *s)
 	return 0;
 }
 
-/* Applies `# run: --flag value ...` lines of the scenario: defaults for its run. */
-static int apply_run_lines(const struct source *src, struct machine *m)
-{
-	for (int line = 1;; line++) {
-		size_t len;
-		const char *text = source_line(src, line, &len);
-		if (!text)
-			return 0;
-		const char *tag = "# run:";
-		if (len < strlen(tag) || strncmp(text, tag, strlen(tag)) != 0)
-			continue;
-		char buf[256];
-		snprintf(buf, sizeof buf, "%.*s", (int)(len - strlen(tag)), text + strlen(tag));
-		char *save = NULL, *key = strtok_r(buf, " \t", &save);
-		while (key) {
-			char *val = strtok_r(NULL, " \t", &save);
-			char err[256];
-			struct diag d;
-			if (strncmp(key, "--", 2) != 0 || !val) {
-				diag_set(&d, src, line, 1, "a `# run:` line takes flags with values, "
-					 "such as `# run: --until 5s`");
-				diag_print(&d, stderr);
-				return -1;
-			}
-			if (machine_set(m, key + 2, val, err, sizeof err) < 0) {
-				diag_set(&d, src, line, 1, "%s", err);
-				diag_print(&d, stderr);
-				return -1;
-			}
-			key = strtok_r(NULL, " \t", &save);
-		}
-	}
-}
-
 /* The machine for one scenario: defaults, its machine lines, its # run: lines, the flags. */
 static int machine_for(const struct options *o, const struct scenario *s, struct machine *m)
 {
@@ -173,8 +139,10 @@ static int machine_for(const struct options *o, const struct scenario *s, struct
 		diag_print(&d, stderr);
 		return -1;
 	}
-	if (apply_run_lines(s->src, m) < 0)
+	if (machine_apply_run_lines(m, s->src, &d) < 0) {
+		diag_print(&d, stderr);
 		return -1;
+	}
 	for (int i = 0; i < o->nflags; i++) {
 		char err[256];
 		if (machine_set(m, o->flags[i][0], o->flags[i][1], err, sizeof err) < 0) {

@@ -2,7 +2,8 @@
 # Regenerates the golden traces in tests/reference/.
 #
 # For each scenario named in tests/reference/LIST (one per line; blank lines and `#` comments
-# are skipped) runs `build/cli/timeslice run SCEN --json` and writes tests/reference/SCEN.json.
+# are skipped) runs `build/cli/timeslice run SCEN --json --trace ...` and writes
+# tests/reference/SCEN.json (the summary) and tests/reference/SCEN.trace.json (the Chrome trace).
 # A scenario whose run fails leaves its old golden file untouched, and the script exits 1.
 # Review the diff (`git diff tests/reference/`) before committing: a changed golden trace
 # means the simulator's behaviour changed.
@@ -34,12 +35,15 @@ while IFS= read -r line || [ -n "$line" ]; do
 	name=$(basename "$scen" .slice)
 	out=$ref/$name.json
 	tmp=$(mktemp "$ref/.$name.json.XXXXXX")
-	if "$bin" run "$scen" --json >"$tmp"; then
+	ttmp=$(mktemp "$ref/.$name.trace.json.XXXXXX")
+	if "$bin" run "$scen" --json --trace "$ttmp" >"$tmp"; then
+		chmod 644 "$tmp" "$ttmp"
 		mv "$tmp" "$out"
-		echo "wrote $out"
+		mv "$ttmp" "$ref/$name.trace.json"
+		echo "wrote $out and $ref/$name.trace.json"
 		count=$((count + 1))
 	else
-		rm -f "$tmp"
+		rm -f "$tmp" "$ttmp"
 		echo "regen-golden.sh: '$bin run $scen --json' failed; $out left as it was" >&2
 		failed=1
 	fi

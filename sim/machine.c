@@ -211,3 +211,36 @@ int machine_apply_ast(struct machine *m, const struct ast_program *prog, struct 
 	*m = t;
 	return 0;
 }
+
+int machine_apply_run_lines(struct machine *m, const struct source *src, struct diag *err)
+{
+	static const char tag[] = "# run:";
+	struct machine t = *m;
+	for (int line = 1;; line++) {
+		size_t len;
+		const char *text = source_line(src, line, &len);
+		if (!text)
+			break;
+		if (len < sizeof tag - 1 || strncmp(text, tag, sizeof tag - 1) != 0)
+			continue;
+		char buf[256];
+		snprintf(buf, sizeof buf, "%.*s", (int)(len - (sizeof tag - 1)), text + sizeof tag - 1);
+		char *save = NULL, *key = strtok_r(buf, " \t", &save);
+		while (key) {
+			char *val = strtok_r(NULL, " \t", &save);
+			char msg[256];
+			if (strncmp(key, "--", 2) != 0 || !val) {
+				diag_set(err, src, line, 1,
+					 "a `# run:` line takes flags with values, such as `# run: --until 5s`");
+				return -1;
+			}
+			if (machine_set(&t, key + 2, val, msg, sizeof msg) < 0) {
+				diag_set(err, src, line, 1, "%s", msg);
+				return -1;
+			}
+			key = strtok_r(NULL, " \t", &save);
+		}
+	}
+	*m = t;
+	return 0;
+}

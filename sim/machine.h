@@ -46,6 +46,11 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
  * offending key or value (file:line:col) and m unchanged. */
 int machine_apply_ast(struct machine *m, const struct ast_program *prog, struct diag *err);
 
+/* Applies the scenario's `# run: --flag value ...` comment lines (run limits and machine
+ * settings it needs, e.g. `# run: --until 5.5s`). Returns 0, or -1 with *err at the line and
+ * m unchanged. */
+int machine_apply_run_lines(struct machine *m, const struct source *src, struct diag *err);
+
 const char *policy_name(enum policy p);
 
 /* Parses a duration as a user writes it: "10ms", "1.5s", "250us", "7ns", "2" (seconds).

@@ -13,7 +13,8 @@
 	X(chrome) \
 	X(gantt) \
 	X(vm) \
-	X(kernel)
+	X(kernel) \
+	X(golden)
 
 #define DECLARE_SUITE(name) Suite *name##_suite(void);
 SUITES(DECLARE_SUITE)

@@ -151,34 +151,35 @@ bad_cores:
 	return -1;
 }
 
-/* The text of a machine line's value, as a flag would give it. */
-static int value_text(const struct ast_node *v, char *buf, size_t size)
+/* The text of a machine line's value as written in the source, so that a message quotes
+ * what the user wrote ("0ms", not a number of nanoseconds). Columns count code points. */
+static int value_text(const struct source *src, const struct ast_node *v, char *buf, size_t size)
 {
 	switch (v->kind) {
 	case AST_INT:
-		snprintf(buf, size, "%lld", (long long)v->ival);
-		return 0;
 	case AST_FLOAT:
-		snprintf(buf, size, "%.17g", v->fval);
-		return 0;
-	case AST_DURATION: {
-		/* back in the largest whole unit, so a message quotes what the user wrote */
-		static const struct { const char *u; int64_t ns; } w[] = {
-			{"s", 1000000000}, {"ms", 1000000}, {"us", 1000}, {"ns", 1}};
-		for (size_t i = 0; i < 4; i++)
-			if (v->ival % w[i].ns == 0 || w[i].ns == 1) {
-				snprintf(buf, size, "%lld%s", (long long)(v->ival / w[i].ns), w[i].u);
-				break;
-			}
-		return 0;
-	}
-	case AST_STR:
+	case AST_DURATION:
 	case AST_NAME:
+		break;
+	case AST_STR:
 		snprintf(buf, size, "%s", v->str ? v->str : "");
 		return 0;
 	default:
 		return -1;
 	}
+	size_t len;
+	const char *line = source_line(src, v->line, &len);
+	if (!line)
+		return -1;
+	size_t i = 0;
+	for (int c = 1; c < v->col && i < len; c++) /* skip col-1 code points */
+		for (i++; i < len && ((unsigned char)line[i] & 0xC0) == 0x80; i++)
+			;
+	size_t j = i;
+	while (j < len && line[j] != ' ' && line[j] != '\t' && line[j] != ',' && line[j] != '#')
+		j++;
+	snprintf(buf, size, "%.*s", (int)(j - i), line + i);
+	return 0;
 }
 
 int machine_apply_ast(struct machine *m, const struct ast_program *prog, struct diag *err)
@@ -191,7 +192,7 @@ int machine_apply_ast(struct machine *m, const struct ast_program *prog, struct 
 		for (int k = 0; k < st->items.n; k++) {
 			const struct ast_node *kw = st->items.v[k];
 			char text[128], msg[256];
-			if (!kw->a || value_text(kw->a, text, sizeof text) < 0) {
+			if (!kw->a || value_text(prog->src, kw->a, text, sizeof text) < 0) {
 				diag_set(err, prog->src, kw->line, kw->col,
 					 "machine %s: expected a number, duration or name", kw->str);
 				return -1;
@@ -202,8 +203,9 @@ int machine_apply_ast(struct machine *m, const struct ast_program *prog, struct 
 					snprintf(msg, sizeof msg,
 						 "'%s' is a run limit: give it on the command line",
 						 kw->str);
-				diag_set(err, prog->src, kw->a ? kw->a->line : kw->line,
-					 kw->a ? kw->a->col : kw->col, "%s", msg);
+				bool at_key = strncmp(msg, "unknown", 7) == 0 || !kw->a;
+				diag_set(err, prog->src, at_key ? kw->line : kw->a->line,
+					 at_key ? kw->col : kw->a->col, "%s", msg);
 				return -1;
 			}
 		}

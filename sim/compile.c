@@ -20,6 +20,14 @@ struct loop {
 	int nbreaks, cbreaks;
 };
 
+/* A `with` block being compiled: its context manager stays on the stack at `depth` (the
+ * compile-time stack depth just after it was pushed) until the block is left, normally or by
+ * break, continue or return, each of which calls its __exit__ first. */
+struct with {
+	int depth;
+	int nloops; /* loops open when the block began: it is inside loop number nloops-1... */
+};
+
 struct import {
 	const char *name;
 	struct value val;
@@ -40,6 +48,9 @@ struct comp {
 	struct names locals, gdecl;
 	struct loop *loops;
 	int nloops, cloops;
+	struct with *withs;
+	int nwiths, cwiths;
+	const char *assign_target; /* `x = f(...)`: x, for the next call compiled */
 	int line, col;
 };
 
@@ -127,7 +138,7 @@ static int effect(const struct comp *c, int op, int arg)
 {
 	const struct vm_code *k = c->code;
 	switch (op) {
-	case OP_INT: case OP_CONST: case OP_LOAD_LOCAL: case OP_LOAD_GLOBAL: case OP_DUP:
+	case OP_INT: case OP_CONST: case OP_LOAD_LOCAL: case OP_LOAD_GLOBAL: case OP_DUP: case OP_PICK:
 	case OP_GET_ITER: case OP_FOR_ITER: case OP_SYSCALL:
 		return 1;
 	case OP_DUP2:
@@ -692,6 +703,8 @@ static void compare(struct comp *c, const struct ast_node *n, bool record)
 static void call(struct comp *c, const struct ast_node *n)
 {
 	const struct ast_node *fn = n->a;
+	const char *target = c->assign_target;
+	c->assign_target = NULL; /* only for this call, not those in its arguments */
 	int argc = n->items.n, kwc = n->items2.n;
 	if (argc > VM_MAX_ARGS || kwc > VM_MAX_ARGS) {
 		cerr(c, n->line, n->col, "too many arguments (at most %d)", VM_MAX_ARGS);
@@ -751,8 +764,12 @@ static void call(struct comp *c, const struct ast_node *n)
 		emit(c, OP_CALL_METHOD, add_cs(c, argc, kwc, kwn, fn->str, -1));
 	else if (query)
 		emit(c, OP_QUERY, add_cs(c, argc, kwc, kwn, fn->str, -1));
-	else if (bid >= 0)
-		emit(c, OP_CALL_BUILTIN, add_cs(c, argc, kwc, kwn, vm_builtins[bid].name, bid));
+	else if (bid >= 0) {
+		int cs = add_cs(c, argc, kwc, kwn, vm_builtins[bid].name, bid);
+		if (!c->failed)
+			c->code->cs[cs].target = target;
+		emit(c, OP_CALL_BUILTIN, cs);
+	}
 	else
 		emit(c, OP_CALL, add_cs(c, argc, kwc, kwn, NULL, -1));
 }
@@ -958,6 +975,53 @@ static void pop_loop(struct comp *c, int exit)
 	free(l->breaks);
 }
 
+/* Calls __exit__ on the context managers of the innermost `with` blocks, from withs[from]
+ * to the innermost, leaving them on the stack. */
+static void exit_withs(struct comp *c, int from)
+{
+	for (int i = c->nwiths - 1; i >= from; i--) {
+		emit(c, OP_PICK, c->depth - c->withs[i].depth + 1);
+		emit(c, OP_CALL_METHOD, add_cs(c, 0, 0, NULL, "__exit__", -1));
+		emit(c, OP_POP, 0);
+	}
+}
+
+/* The first `with` opened inside the innermost loop (nwiths if none). */
+static int withs_in_loop(const struct comp *c)
+{
+	int i = c->nwiths;
+	while (i > 0 && c->withs[i - 1].nloops == c->nloops)
+		i--;
+	return i;
+}
+
+static void with_stmt(struct comp *c, const struct ast_node *n)
+{
+	expr(c, n->a);
+	at(c, n);
+	if (!grow((void **)&c->withs, &c->cwiths, c->nwiths + 1, sizeof *c->withs)) {
+		oom(c);
+		return;
+	}
+	c->withs[c->nwiths++] = (struct with){.depth = c->depth, .nloops = c->nloops};
+	emit(c, OP_DUP, 0);
+	emit(c, OP_CALL_METHOD, add_cs(c, 0, 0, NULL, "__enter__", -1));
+	if (n->str) {
+		struct ast_node target = {.kind = AST_NAME, .line = n->line, .col = n->col,
+					  .str = n->str};
+		store_name(c, &target, n->str);
+	} else {
+		emit(c, OP_POP, 0);
+	}
+	block(c, &n->items);
+	at(c, n);
+	c->nwiths--;
+	emit(c, OP_DUP, 0);
+	emit(c, OP_CALL_METHOD, add_cs(c, 0, 0, NULL, "__exit__", -1));
+	emit(c, OP_POP, 0);
+	emit(c, OP_POP, 0);
+}
+
 static void def(struct comp *c, const struct ast_node *n)
 {
 	struct vm_program *p = c->prog;
@@ -998,6 +1062,8 @@ static void def(struct comp *c, const struct ast_node *n)
 	struct names save_locals = c->locals, save_gdecl = c->gdecl;
 	struct loop *save_loops = c->loops;
 	int save_nloops = c->nloops, save_cloops = c->cloops;
+	struct with *save_withs = c->withs;
+	int save_nwiths = c->nwiths, save_cwiths = c->cwiths;
 
 	c->code = f->code;
 	c->depth = 0;
@@ -1006,6 +1072,8 @@ static void def(struct comp *c, const struct ast_node *n)
 	memset(&c->gdecl, 0, sizeof c->gdecl);
 	c->loops = NULL;
 	c->nloops = c->cloops = 0;
+	c->withs = NULL;
+	c->nwiths = c->cwiths = 0;
 
 	struct names assigned = {0};
 	for (int i = 0; i < n->params.n; i++)
@@ -1029,6 +1097,10 @@ static void def(struct comp *c, const struct ast_node *n)
 	f->code->localnames = c->locals.v; /* the code object owns the array */
 	free(c->gdecl.v);
 	free(c->loops);
+	free(c->withs);
+	c->withs = save_withs;
+	c->nwiths = save_nwiths;
+	c->cwiths = save_cwiths;
 	c->code = save_code;
 	c->depth = save_depth;
 	c->in_func = save_in_func;
@@ -1106,7 +1178,10 @@ static void stmt(struct comp *c, const struct ast_node *n)
 		emit(c, OP_POP, 0);
 		break;
 	case AST_ASSIGN:
+		if (n->items.n == 1 && n->items.v[0]->kind == AST_NAME && n->a->kind == AST_CALL)
+			c->assign_target = n->items.v[0]->str;
 		expr(c, n->a);
+		c->assign_target = NULL;
 		for (int i = 0; i < n->items.n; i++) {
 			if (i < n->items.n - 1) {
 				at(c, n);
@@ -1206,8 +1281,14 @@ static void stmt(struct comp *c, const struct ast_node *n)
 		}
 		struct loop *l = &c->loops[c->nloops - 1];
 		int d = c->depth;
+		int inner = withs_in_loop(c);
+		if (inner < c->nwiths) { /* leave the `with` blocks opened inside this loop */
+			exit_withs(c, inner);
+			emit(c, OP_POPN, c->nwiths - inner);
+		}
 		if (n->kind == AST_CONTINUE) {
 			emit(c, OP_LOOP, l->top);
+			c->depth = d;
 			break;
 		}
 		if (l->is_for)
@@ -1236,6 +1317,7 @@ static void stmt(struct comp *c, const struct ast_node *n)
 		else
 			emit_const(c, vm_none());
 		at(c, n);
+		exit_withs(c, 0);
 		emit(c, OP_RETURN, 0);
 		c->depth = d;
 		break;
@@ -1246,8 +1328,7 @@ static void stmt(struct comp *c, const struct ast_node *n)
 	case AST_MACHINE:
 		break;
 	case AST_WITH:
-		cerr(c, n->line, n->col,
-		     "'with' needs a lock; locks are not part of the scenario language yet");
+		with_stmt(c, n);
 		break;
 	case AST_EXPECT:
 		expect(c, n);

@@ -18,97 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "sched.h"
-
-enum ev_kind {
-	EV_WAKE,     /* target task: its sleep, io or timeout ends (gen must match) */
-	EV_DISPATCH, /* target core: the context switch is done, the task starts running */
-	EV_BURN,     /* target core: the running task's burn ends (debt paid or slice over) */
-	EV_RESCHED,  /* target core: it has nothing to run; pick the next task */
-};
-
-enum { PRIO_WAKE = 0, PRIO_CORE = 1 };
-
-enum { TASK_SLAB = 256 };
-
-/* What a process-handle or thread-handle wait queue belongs to. */
-enum wq_kind { WQ_NONE = -1, WQ_TASK, WQ_PROC };
-
-struct waitq {
-	int head, tail; /* task ids, -1 when empty */
-};
-
-struct proc {
-	int id;
-	int trace_idx;          /* -1 until started */
-	int pid, ppid;
-	int parent;             /* kernel index of the parent process, -1 for the first */
-	char name[64];
-	bool started, ended, daemon;
-	bool via_process;       /* made by multiprocessing.Process (joined at the parent's exit) */
-	int exitcode;
-	struct vm_proc *vm;
-	struct value target;    /* Process(target=, args=) kept until start() */
-	int nargs;
-	struct value args[VM_MAX_ARGS];
-	int main_task;
-	int live;               /* threads started and not done */
-	int live_nondaemon;     /* of which non-main, non-daemon: the shutdown joins them */
-	int live_children;      /* non-daemon Process children started and not ended */
-	bool counted;           /* counted in its parent's live_children */
-	int nchildren;          /* for naming children Process-N */
-	int nthreads_named;     /* for naming threads Thread-N */
-	int64_t start_time;
-	struct waitq joiners;
-};
-
-struct core {
-	int cur;                /* task running or being switched in, -1 for none */
-	int last;               /* task that ran last, -1 at first */
-	bool switching;
-	bool resched;           /* an EV_RESCHED is pending */
-	enum core_state state;
-	uint32_t gen;
-};
-
-struct kernel {
-	const struct machine *m;
-	struct vm_program *prog;
-	const struct ast_program *ast;
-	struct trace *tr;
-	struct event_queue q;
-	const struct sched_class *cls;
-	void *rq;
-
-	struct task **tasks;
-	int ntasks, captasks;
-	struct proc **procs;
-	int nprocs, capprocs;
-	struct core *cores;
-	int next_pid;
-	int live;               /* tasks started and not done */
-	int64_t last_exit;      /* when the last task finished */
-
-	bool stopped;
-	bool oom;
-	int zero_time_yields;   /* consecutive VM budget yields without time passing */
-	int64_t zero_time_at;
-	int errors;             /* threads that ended with an exception */
-	struct diag first_error;
-	uint32_t *picked_reason; /* "picked by core N", per core, made on first use */
-	uint32_t preempt_reason, switch_reason, finished_reason;
-	bool in_task;           /* inside task_exec: scheduling waits for an event */
-	struct waitq *joinq;    /* joiners of each task, indexed by task id */
-	int njoinq;
-};
+#include "kernel_internal.h"
 
 /* ---- trace helpers ---- */
 
-static void stop(struct kernel *k, enum trace_end end, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void stop(struct kernel *k, enum trace_end end, const char *fmt, ...)
+void kern_stop(struct kernel *k, enum trace_end end, const char *fmt, ...)
 {
 	if (k->stopped)
 		return;
@@ -120,26 +34,23 @@ static void stop(struct kernel *k, enum trace_end end, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void emit(struct kernel *k, struct trace_rec rec)
+void kern_emit(struct kernel *k, struct trace_rec rec)
 {
 	if (k->stopped && k->tr->end == END_LIMIT)
 		return;
 	rec.t = k->q.now;
 	if (trace_emit(k->tr, &rec) < 0) {
 		if (k->tr->max_recs && k->tr->nrecs >= k->tr->max_recs)
-			stop(k, END_LIMIT,
+			kern_stop(k, END_LIMIT,
 			     "trace record limit of %zu reached at %" PRId64
 			     " ns (memory); raise it or shorten the run with --until",
 			     k->tr->max_recs, k->q.now);
 		else
-			stop(k, END_LIMIT, "out of memory for trace records");
+			kern_stop(k, END_LIMIT, "out of memory for trace records");
 	}
 }
 
-static uint32_t reasonf(struct kernel *k, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static uint32_t reasonf(struct kernel *k, const char *fmt, ...)
+uint32_t kern_reason(struct kernel *k, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -158,7 +69,7 @@ static void set_state(struct kernel *k, struct task *t, enum thread_state s, uin
 {
 	t->state = s;
 	t->reason = reason;
-	emit(k, (struct trace_rec){.tid = t->trace_idx,
+	kern_emit(k, (struct trace_rec){.tid = t->trace_idx,
 				   .core = (int16_t)(s == TS_RUNNING ? t->core : -1),
 				   .kind = TR_STATE,
 				   .state = (uint8_t)s,
@@ -173,7 +84,7 @@ static void set_core(struct kernel *k, int c, enum core_state s, int task, uint3
 	if (core->state == s && s == CS_IDLE)
 		return;
 	core->state = s;
-	emit(k, (struct trace_rec){.tid = task >= 0 ? k->tasks[task]->trace_idx : -1,
+	kern_emit(k, (struct trace_rec){.tid = task >= 0 ? k->tasks[task]->trace_idx : -1,
 				   .core = (int16_t)c,
 				   .kind = TR_CORE,
 				   .state = (uint8_t)s,
@@ -181,19 +92,19 @@ static void set_core(struct kernel *k, int c, enum core_state s, int task, uint3
 				   .reason = reason});
 }
 
-static void mark(struct kernel *k, struct task *t, const char *text, uint32_t reason)
+void kern_mark(struct kernel *k, struct task *t, const char *text, uint32_t reason)
 {
 	uint32_t id = trace_intern(k->tr, text);
-	emit(k, (struct trace_rec){.tid = t->trace_idx, .core = -1, .kind = TR_MARK, .obj = -1,
+	kern_emit(k, (struct trace_rec){.tid = t->trace_idx, .core = -1, .kind = TR_MARK, .obj = -1,
 				   .text = id == UINT32_MAX ? 0 : id, .reason = reason,
 				   .line = (uint32_t)t->line});
 }
 
-static void push_event(struct kernel *k, int64_t t, int prio, int kind, int target, uint32_t gen)
+void kern_push_event(struct kernel *k, int64_t t, int prio, int kind, int target, uint32_t gen)
 {
 	if (event_push(&k->q, t, prio, kind, target, gen) < 0) {
 		k->oom = true;
-		stop(k, END_LIMIT, "out of memory for events");
+		kern_stop(k, END_LIMIT, "out of memory for events");
 	}
 }
 
@@ -223,7 +134,10 @@ static struct task *task_new(struct kernel *k, int proc)
 	t->proc = proc;
 	t->core = -1;
 	t->state = TS_NEW;
-	t->wq_kind = WQ_NONE;
+	t->wq = NULL;
+	t->joiners = (struct waitq){-1, -1};
+	t->wait_obj = -1;
+	t->handoff_answer = true;
 	t->wq_prev = t->wq_next = -1;
 	t->target = vm_none();
 	t->wake_value = vm_none();
@@ -292,20 +206,9 @@ static int task_register(struct kernel *k, struct task *t)
 
 /* ---- wait queues ---- */
 
-static struct waitq *waitq_of(struct kernel *k, int kind, int obj)
+void kern_waitq_add(struct kernel *k, struct waitq *q, struct task *t)
 {
-	if (kind == WQ_PROC)
-		return &k->procs[obj]->joiners;
-	return NULL; /* tasks keep their joiners on the task's own queue below */
-}
-
-/* Joiners of threads: one queue per task, kept beside the task table. */
-static struct waitq *task_joiners(struct kernel *k, int task);
-
-static void waitq_add(struct kernel *k, struct waitq *q, struct task *t, int kind, int obj)
-{
-	t->wq_kind = kind;
-	t->wq_obj = obj;
+	t->wq = q;
 	t->wq_next = -1;
 	t->wq_prev = q->tail;
 	if (q->tail >= 0)
@@ -315,12 +218,11 @@ static void waitq_add(struct kernel *k, struct waitq *q, struct task *t, int kin
 	q->tail = t->id;
 }
 
-static void waitq_remove(struct kernel *k, struct task *t)
+void kern_waitq_remove(struct kernel *k, struct task *t)
 {
-	if (t->wq_kind == WQ_NONE)
+	struct waitq *q = t->wq;
+	if (!q)
 		return;
-	struct waitq *q = t->wq_kind == WQ_TASK ? task_joiners(k, t->wq_obj)
-						: waitq_of(k, t->wq_kind, t->wq_obj);
 	if (t->wq_prev >= 0)
 		k->tasks[t->wq_prev]->wq_next = t->wq_next;
 	else
@@ -330,25 +232,7 @@ static void waitq_remove(struct kernel *k, struct task *t)
 	else
 		q->tail = t->wq_prev;
 	t->wq_prev = t->wq_next = -1;
-	t->wq_kind = WQ_NONE;
-}
-
-static struct waitq *task_joiners(struct kernel *k, int task)
-{
-	if (task >= k->njoinq) {
-		int n = k->captasks > task ? k->captasks : task + 1;
-		struct waitq *v = realloc(k->joinq, (size_t)n * sizeof *v);
-		if (!v) {
-			k->oom = true;
-			stop(k, END_LIMIT, "out of memory");
-			return NULL;
-		}
-		for (int i = k->njoinq; i < n; i++)
-			v[i] = (struct waitq){-1, -1};
-		k->joinq = v;
-		k->njoinq = n;
-	}
-	return &k->joinq[task];
+	t->wq = NULL;
 }
 
 /* ---- scheduling ---- */
@@ -368,7 +252,7 @@ static void run_on(struct kernel *k, int c, struct task *t)
 	t->slice_end = slice == INT64_MAX || k->q.now > INT64_MAX - slice ? INT64_MAX : k->q.now + slice;
 	set_core(k, c, CS_RUN, t->id, 0);
 	if (!k->picked_reason[c])
-		k->picked_reason[c] = reasonf(k, "picked by core %d (%s)", c, k->cls->name);
+		k->picked_reason[c] = kern_reason(k, "picked by core %d (%s)", c, k->cls->name);
 	set_state(k, t, TS_RUNNING, k->picked_reason[c]);
 	if (t->debt > 0)
 		burn(k, t);
@@ -394,7 +278,7 @@ static void resched(struct kernel *k, int c)
 		return;
 	}
 	core->resched = true;
-	push_event(k, k->q.now, PRIO_CORE, EV_RESCHED, c, core->gen);
+	kern_push_event(k, k->q.now, PRIO_CORE, EV_RESCHED, c, core->gen);
 }
 
 static void schedule(struct kernel *k, int c)
@@ -415,12 +299,12 @@ static void schedule(struct kernel *k, int c)
 	core->switching = true;
 	next->core = c;
 	if (!k->switch_reason)
-		k->switch_reason = reasonf(k, "context switch");
+		k->switch_reason = kern_reason(k, "context switch");
 	set_core(k, c, CS_SWITCH, next->id, k->switch_reason);
-	push_event(k, k->q.now + k->m->cs, PRIO_CORE, EV_DISPATCH, c, core->gen);
+	kern_push_event(k, k->q.now + k->m->cs, PRIO_CORE, EV_DISPATCH, c, core->gen);
 }
 
-static void make_ready(struct kernel *k, struct task *t, int flags, uint32_t reason)
+void kern_make_ready(struct kernel *k, struct task *t, int flags, uint32_t reason)
 {
 	set_state(k, t, TS_READY, reason);
 	t->enqueued_at = k->q.now;
@@ -448,7 +332,7 @@ static void preempt(struct kernel *k, struct task *t)
 	int c = t->core;
 	/* the record names the thread; the reason says only why */
 	if (!k->preempt_reason)
-		k->preempt_reason = reasonf(k, "preempted: its quantum of %s expired",
+		k->preempt_reason = kern_reason(k, "preempted: its quantum of %s expired",
 					    vm_format_dur(k->m->quantum, (char[32]){0}, 32));
 	set_state(k, t, TS_READY, k->preempt_reason);
 	t->core = -1;
@@ -468,26 +352,28 @@ static void burn(struct kernel *k, struct task *t)
 	}
 	int64_t until = t->slice_end - now < t->debt ? t->slice_end : now + t->debt;
 	t->burn_start = now;
-	push_event(k, until, PRIO_CORE, EV_BURN, t->core, k->cores[t->core].gen);
+	kern_push_event(k, until, PRIO_CORE, EV_BURN, t->core, k->cores[t->core].gen);
 }
 
 /* Blocks the running task in state s; it stays blocked until woken or its timer fires. */
-static void block(struct kernel *k, struct task *t, enum thread_state s, int64_t timeout,
+void kern_block(struct kernel *k, struct task *t, enum thread_state s, int64_t timeout,
 		  uint32_t reason)
 {
 	t->gen++;
 	set_state(k, t, s, reason);
 	if (timeout >= 0)
-		push_event(k, k->q.now + timeout, PRIO_WAKE, EV_WAKE, t->id, t->gen);
+		kern_push_event(k, k->q.now + timeout, PRIO_WAKE, EV_WAKE, t->id, t->gen);
 	leave_core(k, t);
 }
 
 /* Wakes a blocked task with `answer` as the result of its pending call. */
-static void wake(struct kernel *k, struct task *t, struct value answer, struct task *waker,
+void kern_wake(struct kernel *k, struct task *t, struct value answer, struct task *waker,
 		 uint32_t reason)
 {
-	waitq_remove(k, t);
+	kern_waitq_remove(k, t);
 	t->gen++; /* its timer, if any, is now stale */
+	t->wait_obj = -1;
+	t->timeout_hook = NULL;
 	if (t->has_call) {
 		vm_return(t->vm, answer);
 		t->has_call = false;
@@ -495,15 +381,15 @@ static void wake(struct kernel *k, struct task *t, struct value answer, struct t
 		vm_unref(answer);
 	}
 	if (waker)
-		emit(k, (struct trace_rec){.tid = t->trace_idx, .core = -1, .kind = TR_WAKE,
+		kern_emit(k, (struct trace_rec){.tid = t->trace_idx, .core = -1, .kind = TR_WAKE,
 					   .obj = waker->trace_idx, .reason = reason});
-	make_ready(k, t, ENQ_WAKEUP, reason);
+	kern_make_ready(k, t, ENQ_WAKEUP, reason);
 }
 
-static void wake_all(struct kernel *k, struct waitq *q, struct task *waker, uint32_t reason)
+void kern_wake_all(struct kernel *k, struct waitq *q, struct task *waker, uint32_t reason)
 {
 	while (q && q->head >= 0)
-		wake(k, k->tasks[q->head], vm_none(), waker, reason);
+		kern_wake(k, k->tasks[q->head], vm_none(), waker, reason);
 }
 
 /* ---- exit ---- */
@@ -517,7 +403,7 @@ static void task_done(struct kernel *k, struct task *t, uint32_t reason)
 	bool was_running = t->state == TS_RUNNING;
 	if (t->on_rq)
 		k->cls->dequeue(k->rq, t);
-	waitq_remove(k, t);
+	kern_waitq_remove(k, t);
 	t->gen++;
 	set_state(k, t, TS_DONE, reason);
 	vm_thread_destroy(t->vm); /* its code will not run again: free the frames now */
@@ -530,9 +416,9 @@ static void task_done(struct kernel *k, struct task *t, uint32_t reason)
 	k->live--;
 	k->last_exit = k->q.now;
 	vm_proc_set_shared(p->vm, p->live > 1);
-	struct waitq *joiners = task_joiners(k, t->id);
+	struct waitq *joiners = &t->joiners;
 	if (joiners && joiners->head >= 0)
-		wake_all(k, joiners, t, reasonf(k, "%s finished", t->name));
+		kern_wake_all(k, joiners, t, kern_reason(k, "%s finished", t->name));
 	if (was_running)
 		leave_core(k, t);
 	else if (t->core >= 0) { /* being switched in */
@@ -590,14 +476,14 @@ static void proc_try_exit(struct kernel *k, struct proc *p)
 	if (p->live_nondaemon > 0 || p->live_children > 0) {
 		char buf[256];
 		if (main->state == TS_RUNNING && exit_waits_for(k, p, buf, sizeof buf))
-			block(k, main, TS_JOIN, -1, reasonf(k, "%s", buf));
+			kern_block(k, main, TS_JOIN, -1, kern_reason(k, "%s", buf));
 		return; /* blocked already: woken when the last of them ends */
 	}
 	/* Daemon threads die with the process; daemon children are terminated. */
 	for (int i = 0; i < k->ntasks; i++) {
 		struct task *o = k->tasks[i];
 		if (o->proc == p->id && o != main && o->started && o->state != TS_DONE)
-			task_done(k, o, reasonf(k, "daemon thread %s ends with its process", o->name));
+			task_done(k, o, kern_reason(k, "daemon thread %s ends with its process", o->name));
 	}
 	for (int i = 0; i < k->nprocs; i++) {
 		struct proc *c = k->procs[i];
@@ -609,13 +495,13 @@ static void proc_try_exit(struct kernel *k, struct proc *p)
 		main->exiting = false;
 		if (p->exitcode < 0)
 			p->exitcode = 0;
-		task_done(k, main, reasonf(k, "process %d exits with code %d", p->pid, p->exitcode));
+		task_done(k, main, kern_reason(k, "process %d exits with code %d", p->pid, p->exitcode));
 	}
 	p->ended = true;
 	if (p->exitcode < 0)
 		p->exitcode = 0;
 	proc_uncount(k, p);
-	wake_all(k, &p->joiners, main, reasonf(k, "process %s (pid %d) exited", p->name, p->pid));
+	kern_wake_all(k, &p->joiners, main, kern_reason(k, "process %s (pid %d) exited", p->name, p->pid));
 	/* its parent's shutdown may have been waiting for it */
 	if (p->parent >= 0)
 		proc_try_exit(k, k->procs[p->parent]);
@@ -628,14 +514,14 @@ static void kill_process(struct kernel *k, struct proc *p, int exitcode, const c
 	p->exitcode = exitcode;
 	p->ended = true;
 	proc_uncount(k, p);
-	uint32_t r = reasonf(k, "%s", why);
+	uint32_t r = kern_reason(k, "%s", why);
 	struct task *main = p->main_task >= 0 ? k->tasks[p->main_task] : NULL;
 	for (int i = 0; i < k->ntasks; i++) {
 		struct task *o = k->tasks[i];
 		if (o->proc == p->id && o->started && o->state != TS_DONE)
 			task_done(k, o, r);
 	}
-	wake_all(k, &p->joiners, main, r);
+	kern_wake_all(k, &p->joiners, main, r);
 	if (p->parent >= 0)
 		proc_try_exit(k, k->procs[p->parent]);
 }
@@ -650,27 +536,20 @@ static void task_finish(struct kernel *k, struct task *t, bool error)
 		t->exiting = true;
 		char buf[256];
 		if (exit_waits_for(k, p, buf, sizeof buf)) {
-			block(k, t, TS_JOIN, -1, reasonf(k, "%s", buf));
+			kern_block(k, t, TS_JOIN, -1, kern_reason(k, "%s", buf));
 			return;
 		}
 		proc_try_exit(k, p);
 		return;
 	}
 	if (!k->finished_reason)
-		k->finished_reason = reasonf(k, "its function returned");
-	task_done(k, t, error ? reasonf(k, "ended by an uncaught exception") : k->finished_reason);
+		k->finished_reason = kern_reason(k, "its function returned");
+	task_done(k, t, error ? kern_reason(k, "ended by an uncaught exception") : k->finished_reason);
 }
 
 /* ---- system calls ---- */
 
-enum sys_result {
-	SR_CONTINUE, /* answered: interpret on */
-	SR_BURN,     /* debt added: burn it, then t->after */
-	SR_BLOCKED,  /* the task left its core */
-	SR_RAISED,   /* vm_raise was called: interpret on (the VM reports the error) */
-};
-
-static const struct value *kwarg(const struct vm_call *c, const char *name)
+const struct value *kern_kwarg(const struct vm_call *c, const char *name)
 {
 	for (int i = 0; i < c->kwc; i++)
 		if (strcmp(c->kwname[i], name) == 0)
@@ -678,10 +557,7 @@ static const struct value *kwarg(const struct vm_call *c, const char *name)
 	return NULL;
 }
 
-static enum sys_result sys_raise(struct kernel *k, struct task *t, const char *type,
-			     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static enum sys_result sys_raise(struct kernel *k, struct task *t, const char *type, const char *fmt,
+enum sys_result kern_raise(struct kernel *k, struct task *t, const char *type, const char *fmt,
 			     ...)
 {
 	char msg[512];
@@ -695,7 +571,7 @@ static enum sys_result sys_raise(struct kernel *k, struct task *t, const char *t
 	return SR_RAISED;
 }
 
-static enum sys_result answer(struct task *t, struct value v)
+enum sys_result kern_answer(struct task *t, struct value v)
 {
 	t->has_call = false;
 	vm_return(t->vm, v);
@@ -708,7 +584,30 @@ static int64_t dur_arg(const struct vm_call *c)
 	return c->argc > 0 && c->argv[0].type == V_DUR ? c->argv[0].u.i : 0;
 }
 
-static const char *dur_text(int64_t ns, char *buf)
+bool kern_timeout_arg(struct kernel *k, struct task *t, const struct value *v, int64_t *ns)
+{
+	switch (v->type) {
+	case V_NONE:
+		*ns = -1;
+		return true;
+	case V_DUR:
+		*ns = v->u.i < 0 ? 0 : v->u.i;
+		return true;
+	case V_INT:
+	case V_BOOL:
+		*ns = v->u.i < 0 ? 0 : v->u.i > INT64_MAX / 1000000000 ? INT64_MAX / 2
+								   : v->u.i * 1000000000;
+		return true;
+	case V_FLOAT:
+		*ns = !(v->u.f > 0) ? 0 : v->u.f > 9e9 ? INT64_MAX / 2 : (int64_t)(v->u.f * 1e9);
+		return true;
+	default:
+		kern_raise(k, t, "TypeError", "timeout must be a number of seconds or a duration");
+		return false;
+	}
+}
+
+const char *kern_dur_text(int64_t ns, char *buf)
 {
 	return vm_format_dur(ns, buf, 32);
 }
@@ -724,26 +623,26 @@ static enum sys_result sys_new(struct kernel *k, struct task *t, bool is_proc)
 		for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
 			ok = ok || strcmp(c->kwname[i], known[j]) == 0;
 		if (!ok)
-			return sys_raise(k, t, "TypeError", "%s() got an unexpected keyword argument '%s'",
+			return kern_raise(k, t, "TypeError", "%s() got an unexpected keyword argument '%s'",
 				     what, c->kwname[i]);
 	}
 	if (c->argc > 0)
-		return sys_raise(k, t, "TypeError",
+		return kern_raise(k, t, "TypeError",
 			     "%s() takes keyword arguments only here: write %s(target=f, args=(...))",
 			     what, what);
-	const struct value *target = kwarg(c, "target");
-	const struct value *args = kwarg(c, "args");
-	const struct value *name = kwarg(c, "name");
-	const struct value *daemon = kwarg(c, "daemon");
+	const struct value *target = kern_kwarg(c, "target");
+	const struct value *args = kern_kwarg(c, "args");
+	const struct value *name = kern_kwarg(c, "name");
+	const struct value *daemon = kern_kwarg(c, "daemon");
 	if (!target || (target->type != V_FUNC && target->type != V_BUILTIN))
-		return sys_raise(k, t, "TypeError", "%s() needs target= a function", what);
+		return kern_raise(k, t, "TypeError", "%s() needs target= a function", what);
 	int nargs = args ? vm_seq_len(*args) : 0;
 	if (args && args->type != V_TUPLE && args->type != V_LIST)
-		return sys_raise(k, t, "TypeError", "%s() args= must be a tuple", what);
+		return kern_raise(k, t, "TypeError", "%s() args= must be a tuple", what);
 	if (nargs > VM_MAX_ARGS)
-		return sys_raise(k, t, "TypeError", "%s() takes at most %d args", what, VM_MAX_ARGS);
+		return kern_raise(k, t, "TypeError", "%s() takes at most %d args", what, VM_MAX_ARGS);
 	if (name && name->type != V_STR && name->type != V_NONE)
-		return sys_raise(k, t, "TypeError", "%s() name= must be a string", what);
+		return kern_raise(k, t, "TypeError", "%s() name= must be a string", what);
 
 	struct proc *cur = k->procs[t->proc];
 	struct value *dst_target, *dst_args;
@@ -752,7 +651,7 @@ static enum sys_result sys_new(struct kernel *k, struct task *t, bool is_proc)
 	if (is_proc) {
 		struct proc *np = proc_new(k, cur->id);
 		if (!np)
-			return sys_raise(k, t, "MemoryError", "out of memory");
+			return kern_raise(k, t, "MemoryError", "out of memory");
 		cur->nchildren++;
 		if (name && name->type == V_STR)
 			snprintf(np->name, sizeof np->name, "%s", vm_str_data(*name, NULL));
@@ -769,7 +668,7 @@ static enum sys_result sys_new(struct kernel *k, struct task *t, bool is_proc)
 	} else {
 		struct task *nt = task_new(k, cur->id);
 		if (!nt)
-			return sys_raise(k, t, "MemoryError", "out of memory");
+			return kern_raise(k, t, "MemoryError", "out of memory");
 		cur->nthreads_named++;
 		if (name && name->type == V_STR)
 			snprintf(nt->name, sizeof nt->name, "%s", vm_str_data(*name, NULL));
@@ -788,7 +687,7 @@ static enum sys_result sys_new(struct kernel *k, struct task *t, bool is_proc)
 		vm_ref(dst_args[i]);
 	}
 	*dst_n = nargs;
-	return answer(t, h);
+	return kern_answer(t, h);
 }
 
 /* Starts a fork, Process.start or Thread.start: the child appears now as new, and becomes
@@ -801,7 +700,7 @@ static enum sys_result spawn_begin(struct kernel *k, struct task *t, bool is_pro
 	if (is_proc) {
 		struct proc *np = k->procs[obj];
 		if (proc_register(k, np) < 0 || !(child = task_new(k, np->id)))
-			return sys_raise(k, t, "MemoryError", "out of memory");
+			return kern_raise(k, t, "MemoryError", "out of memory");
 		child->is_main = true;
 		child->daemon = false;
 		snprintf(child->name, sizeof child->name, "MainThread");
@@ -809,14 +708,14 @@ static enum sys_result spawn_begin(struct kernel *k, struct task *t, bool is_pro
 		/* the child's interpreter state comes at the end of the fork; register needs one */
 		np->vm = vm_proc_fork(cur->vm, k->m->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)np->pid);
 		if (!np->vm)
-			return sys_raise(k, t, "MemoryError", "out of memory");
+			return kern_raise(k, t, "MemoryError", "out of memory");
 	} else {
 		child = k->tasks[obj];
 	}
 	if (task_register(k, child) < 0)
-		return sys_raise(k, t, "MemoryError", "out of memory");
+		return kern_raise(k, t, "MemoryError", "out of memory");
 	set_state(k, child, TS_NEW,
-		  reasonf(k, "%s by %s (pid %d) at line %d", how, t->name, cur->pid, t->line));
+		  kern_reason(k, "%s by %s (pid %d) at line %d", how, t->name, cur->pid, t->line));
 	t->after = AFTER_SPAWN;
 	t->spawn = child->id;
 	t->spawn_is_proc = is_proc;
@@ -831,7 +730,7 @@ static void spawn_end(struct kernel *k, struct task *t)
 	struct proc *cp = k->procs[child->proc];
 	t->after = AFTER_EXEC;
 	if (child->state == TS_DONE) { /* killed meanwhile */
-		answer(t, vm_none());
+		kern_answer(t, vm_none());
 		return;
 	}
 	bool os_fork = t->call.sys == SYS_FORK;
@@ -851,17 +750,17 @@ static void spawn_end(struct kernel *k, struct task *t)
 	}
 	if (!child->vm) {
 		k->oom = true;
-		stop(k, END_LIMIT, "out of memory creating a thread");
+		kern_stop(k, END_LIMIT, "out of memory creating a thread");
 		return;
 	}
 	if (os_fork) {
 		vm_return(child->vm, vm_int(0));
-		answer(t, vm_int(cp->pid));
+		kern_answer(t, vm_int(cp->pid));
 	} else {
-		answer(t, vm_none());
+		kern_answer(t, vm_none());
 	}
-	make_ready(k, child, ENQ_NEW,
-		   reasonf(k, "%s", os_fork ? "fork() returned" : t->spawn_is_proc ? "process started"
+	kern_make_ready(k, child, ENQ_NEW,
+		   kern_reason(k, "%s", os_fork ? "fork() returned" : t->spawn_is_proc ? "process started"
 										: "thread started"));
 }
 
@@ -869,51 +768,49 @@ static enum sys_result sys_join(struct kernel *k, struct task *t, bool is_proc, 
 {
 	const struct vm_call *c = &t->call;
 	int64_t timeout = -1;
-	const struct value *tv = c->argc > 0 ? &c->argv[0] : kwarg(c, "timeout");
-	if (tv && tv->type != V_NONE) {
-		if (tv->type == V_DUR)
-			timeout = tv->u.i;
-		else if (tv->type == V_INT)
-			timeout = tv->u.i * 1000000000LL;
-		else if (tv->type == V_FLOAT)
-			timeout = (int64_t)(tv->u.f * 1e9);
-		else
-			return sys_raise(k, t, "TypeError", "join() timeout must be a number or duration");
-		if (timeout < 0)
-			timeout = 0;
-	}
+	const struct value *tv = c->argc > 0 ? &c->argv[0] : kern_kwarg(c, "timeout");
+	if (tv && !kern_timeout_arg(k, t, tv, &timeout))
+		return SR_RAISED;
 	char buf[32];
 	if (is_proc) {
 		struct proc *p = k->procs[obj];
 		if (!p->started)
-			return sys_raise(k, t, "AssertionError", "can only join a started process");
+			return kern_raise(k, t, "AssertionError", "can only join a started process");
 		if (p->id == t->proc)
-			return sys_raise(k, t, "AssertionError", "can only join a child process");
+			return kern_raise(k, t, "AssertionError", "can only join a child process");
 		if (p->ended)
-			return answer(t, vm_none());
-		waitq_add(k, &p->joiners, t, WQ_PROC, p->id);
-		block(k, t, TS_JOIN, timeout,
-		      timeout >= 0 ? reasonf(k, "%s waits in join(%s, timeout=%s) at line %d", t->name,
-					     p->name, dur_text(timeout, buf), t->line)
-				   : reasonf(k, "%s waits in join(%s) at line %d", t->name, p->name,
+			return kern_answer(t, vm_none());
+		kern_waitq_add(k, &p->joiners, t);
+		t->wait_obj = timeout < 0 ? p->id : -1;
+		t->wait_kind = H_PROCESS;
+		kern_block(k, t, TS_JOIN, timeout,
+		      timeout >= 0 ? kern_reason(k, "%s waits in join(%s, timeout=%s) at line %d", t->name,
+					     p->name, kern_dur_text(timeout, buf), t->line)
+				   : kern_reason(k, "%s waits in join(%s) at line %d", t->name, p->name,
 					     t->line));
+		if (timeout < 0)
+			deadlock_check(k, t);
 		return SR_BLOCKED;
 	}
 	struct task *o = k->tasks[obj];
 	if (!o->started)
-		return sys_raise(k, t, "RuntimeError", "cannot join thread before it is started");
+		return kern_raise(k, t, "RuntimeError", "cannot join thread before it is started");
 	if (o == t)
-		return sys_raise(k, t, "RuntimeError", "cannot join current thread");
+		return kern_raise(k, t, "RuntimeError", "cannot join current thread");
 	if (o->state == TS_DONE)
-		return answer(t, vm_none());
-	struct waitq *q = task_joiners(k, o->id);
+		return kern_answer(t, vm_none());
+	struct waitq *q = &o->joiners;
 	if (!q)
 		return SR_BLOCKED;
-	waitq_add(k, q, t, WQ_TASK, o->id);
-	block(k, t, TS_JOIN, timeout,
-	      timeout >= 0 ? reasonf(k, "%s waits in join(%s, timeout=%s) at line %d", t->name,
-				     o->name, dur_text(timeout, buf), t->line)
-			   : reasonf(k, "%s waits in join(%s) at line %d", t->name, o->name, t->line));
+	kern_waitq_add(k, q, t);
+	t->wait_obj = timeout < 0 ? o->id : -1;
+	t->wait_kind = H_THREAD;
+	kern_block(k, t, TS_JOIN, timeout,
+	      timeout >= 0 ? kern_reason(k, "%s waits in join(%s, timeout=%s) at line %d", t->name,
+				     o->name, kern_dur_text(timeout, buf), t->line)
+			   : kern_reason(k, "%s waits in join(%s) at line %d", t->name, o->name, t->line));
+	if (timeout < 0)
+		deadlock_check(k, t);
 	return SR_BLOCKED;
 }
 
@@ -924,19 +821,19 @@ static enum sys_result sys_method(struct kernel *k, struct task *t)
 	int obj = (int)c->self.u.i;
 	const char *m = c->name;
 	if (c->self.aux != H_PROCESS && c->self.aux != H_THREAD)
-		return sys_raise(k, t, "AttributeError", "object has no attribute '%s'", m);
+		return kern_raise(k, t, "AttributeError", "object has no attribute '%s'", m);
 	if (strcmp(m, "start") == 0) {
 		if (is_proc) {
 			struct proc *p = k->procs[obj];
 			if (p->started)
-				return sys_raise(k, t, "AssertionError", "cannot start a process twice");
+				return kern_raise(k, t, "AssertionError", "cannot start a process twice");
 			return spawn_begin(k, t, true, obj, k->m->fork_cost, "Process.start()");
 		}
 		struct task *o = k->tasks[obj];
 		if (o->started)
-			return sys_raise(k, t, "RuntimeError", "threads can only be started once");
+			return kern_raise(k, t, "RuntimeError", "threads can only be started once");
 		if (o->proc != t->proc)
-			return sys_raise(k, t, "RuntimeError",
+			return kern_raise(k, t, "RuntimeError",
 				     "a thread can only be started in the process that created it");
 		return spawn_begin(k, t, false, obj, k->m->thread_cost, "Thread.start()");
 	}
@@ -945,19 +842,19 @@ static enum sys_result sys_method(struct kernel *k, struct task *t)
 	if (strcmp(m, "is_alive") == 0) {
 		bool alive = is_proc ? k->procs[obj]->started && !k->procs[obj]->ended
 				     : k->tasks[obj]->started && k->tasks[obj]->state != TS_DONE;
-		return answer(t, vm_bool(alive));
+		return kern_answer(t, vm_bool(alive));
 	}
 	if (is_proc && (strcmp(m, "terminate") == 0 || strcmp(m, "kill") == 0)) {
 		struct proc *p = k->procs[obj];
 		if (p->id == t->proc)
-			return sys_raise(k, t, "RuntimeError", "a process cannot terminate itself here");
+			return kern_raise(k, t, "RuntimeError", "a process cannot terminate itself here");
 		kill_process(k, p, m[0] == 't' ? -15 : -9,
 			     m[0] == 't' ? "terminated (SIGTERM)" : "killed (SIGKILL)");
-		return answer(t, vm_none());
+		return kern_answer(t, vm_none());
 	}
 	if (!is_proc && (strcmp(m, "getName") == 0))
-		return answer(t, vm_str(k->tasks[obj]->name, strlen(k->tasks[obj]->name)));
-	return sys_raise(k, t, "AttributeError", "'%s' object has no attribute '%s'",
+		return kern_answer(t, vm_str(k->tasks[obj]->name, strlen(k->tasks[obj]->name)));
+	return kern_raise(k, t, "AttributeError", "'%s' object has no attribute '%s'",
 		     is_proc ? "Process" : "Thread", m);
 }
 
@@ -969,26 +866,26 @@ static enum sys_result sys_getattr(struct kernel *k, struct task *t)
 	if (c->self.aux == H_PROCESS) {
 		struct proc *p = k->procs[obj];
 		if (strcmp(a, "name") == 0)
-			return answer(t, vm_str(p->name, strlen(p->name)));
+			return kern_answer(t, vm_str(p->name, strlen(p->name)));
 		if (strcmp(a, "pid") == 0 || strcmp(a, "ident") == 0)
-			return answer(t, p->started ? vm_int(p->pid) : vm_none());
+			return kern_answer(t, p->started ? vm_int(p->pid) : vm_none());
 		if (strcmp(a, "exitcode") == 0)
-			return answer(t, p->ended ? vm_int(p->exitcode) : vm_none());
+			return kern_answer(t, p->ended ? vm_int(p->exitcode) : vm_none());
 		if (strcmp(a, "daemon") == 0)
-			return answer(t, vm_bool(p->daemon));
-		return sys_raise(k, t, "AttributeError", "'Process' object has no attribute '%s'", a);
+			return kern_answer(t, vm_bool(p->daemon));
+		return kern_raise(k, t, "AttributeError", "'Process' object has no attribute '%s'", a);
 	}
 	if (c->self.aux == H_THREAD) {
 		struct task *o = k->tasks[obj];
 		if (strcmp(a, "name") == 0)
-			return answer(t, vm_str(o->name, strlen(o->name)));
+			return kern_answer(t, vm_str(o->name, strlen(o->name)));
 		if (strcmp(a, "ident") == 0 || strcmp(a, "native_id") == 0)
-			return answer(t, o->started ? vm_int(o->tid) : vm_none());
+			return kern_answer(t, o->started ? vm_int(o->tid) : vm_none());
 		if (strcmp(a, "daemon") == 0)
-			return answer(t, vm_bool(o->daemon));
-		return sys_raise(k, t, "AttributeError", "'Thread' object has no attribute '%s'", a);
+			return kern_answer(t, vm_bool(o->daemon));
+		return kern_raise(k, t, "AttributeError", "'Thread' object has no attribute '%s'", a);
 	}
-	return sys_raise(k, t, "AttributeError", "object has no attribute '%s'", a);
+	return kern_raise(k, t, "AttributeError", "object has no attribute '%s'", a);
 }
 
 static enum sys_result sys_setattr(struct kernel *k, struct task *t)
@@ -1002,24 +899,24 @@ static enum sys_result sys_setattr(struct kernel *k, struct task *t)
 	bool started = is_proc ? k->procs[obj]->started : k->tasks[obj]->started;
 	if (strcmp(a, "name") == 0) {
 		if (v.type != V_STR)
-			return sys_raise(k, t, "TypeError", "name must be a string");
+			return kern_raise(k, t, "TypeError", "name must be a string");
 		if (started)
-			return sys_raise(k, t, "RuntimeError",
+			return kern_raise(k, t, "RuntimeError",
 				     "renaming a started %s is not modelled (its trace row is named)",
 				     is_proc ? "process" : "thread");
 		snprintf(name, 64, "%s", vm_str_data(v, NULL));
-		return answer(t, vm_none());
+		return kern_answer(t, vm_none());
 	}
 	if (strcmp(a, "daemon") == 0) {
 		if (started)
-			return sys_raise(k, t, "RuntimeError", "cannot set daemon status of active thread");
+			return kern_raise(k, t, "RuntimeError", "cannot set daemon status of active thread");
 		if (is_proc)
 			k->procs[obj]->daemon = vm_truthy(v);
 		else
 			k->tasks[obj]->daemon = vm_truthy(v);
-		return answer(t, vm_none());
+		return kern_answer(t, vm_none());
 	}
-	return sys_raise(k, t, "AttributeError", "cannot set attribute '%s'", a);
+	return kern_raise(k, t, "AttributeError", "cannot set attribute '%s'", a);
 }
 
 static enum sys_result syscall(struct kernel *k, struct task *t)
@@ -1033,49 +930,49 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 		size_t len = 0;
 		const char *s = c->argc > 0 ? vm_str_data(c->argv[0], &len) : "";
 		uint32_t id = trace_intern(k->tr, s ? s : "");
-		emit(k, (struct trace_rec){.tid = t->trace_idx, .core = (int16_t)t->core,
+		kern_emit(k, (struct trace_rec){.tid = t->trace_idx, .core = (int16_t)t->core,
 					   .kind = TR_PRINT, .obj = -1,
 					   .text = id == UINT32_MAX ? 0 : id,
 					   .line = (uint32_t)t->line});
-		return answer(t, vm_none());
+		return kern_answer(t, vm_none());
 	}
 	case SYS_COMPUTE:
 		t->debt += dur_arg(c);
 		t->after = AFTER_EXEC;
-		answer(t, vm_none());
+		kern_answer(t, vm_none());
 		return t->debt > 0 ? SR_BURN : SR_CONTINUE;
 	case SYS_IO:
 	case SYS_SLEEP: {
 		int64_t d = dur_arg(c);
 		bool io = c->sys == SYS_IO;
-		answer(t, vm_none());
-		block(k, t, io ? TS_IO : TS_SLEEP, d,
-		      reasonf(k, "%s(%s) at line %d", io ? "io" : "sleep", dur_text(d, buf), t->line));
+		kern_answer(t, vm_none());
+		kern_block(k, t, io ? TS_IO : TS_SLEEP, d,
+		      kern_reason(k, "%s(%s) at line %d", io ? "io" : "sleep", kern_dur_text(d, buf), t->line));
 		return SR_BLOCKED;
 	}
 	case SYS_FORK: {
 		struct proc *np = proc_new(k, p->id);
 		if (!np)
-			return sys_raise(k, t, "OSError", "fork failed: out of memory");
+			return kern_raise(k, t, "OSError", "fork failed: out of memory");
 		snprintf(np->name, sizeof np->name, "%s", p->name);
 		return spawn_begin(k, t, true, np->id, k->m->fork_cost, "os.fork()");
 	}
 	case SYS_GETPID:
-		return answer(t, vm_int(p->pid));
+		return kern_answer(t, vm_int(p->pid));
 	case SYS_GETPPID:
-		return answer(t, vm_int(p->ppid));
+		return kern_answer(t, vm_int(p->ppid));
 	case SYS_GETTID:
-		return answer(t, vm_int(t->tid));
+		return kern_answer(t, vm_int(t->tid));
 	case SYS_THREAD_NAME:
-		return answer(t, vm_str(t->name, strlen(t->name)));
+		return kern_answer(t, vm_str(t->name, strlen(t->name)));
 	case SYS_NOW:
-		return answer(t, vm_dur(k->q.now));
+		return kern_answer(t, vm_dur(k->q.now));
 	case SYS_ELAPSED:
-		return answer(t, vm_dur(k->q.now - p->start_time));
+		return kern_answer(t, vm_dur(k->q.now - p->start_time));
 	case SYS_TIME:
-		return answer(t, vm_float((double)k->q.now / 1e9));
+		return kern_answer(t, vm_float((double)k->q.now / 1e9));
 	case SYS_CPU_COUNT:
-		return answer(t, vm_int(k->m->cores));
+		return kern_answer(t, vm_int(k->m->cores));
 	case SYS_ACTIVE_CHILDREN: {
 		int n = 0;
 		for (int i = 0; i < k->nprocs; i++) {
@@ -1084,7 +981,7 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 		}
 		struct value *items = calloc((size_t)n + 1, sizeof *items);
 		if (!items)
-			return sys_raise(k, t, "MemoryError", "out of memory");
+			return kern_raise(k, t, "MemoryError", "out of memory");
 		n = 0;
 		for (int i = 0; i < k->nprocs; i++) {
 			struct proc *o = k->procs[i];
@@ -1093,25 +990,27 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 		}
 		struct value list = vm_list(n, items);
 		free(items);
-		return answer(t, list);
+		return kern_answer(t, list);
 	}
 	case SYS_CURRENT_THREAD:
-		return answer(t, vm_handle(H_THREAD, t->id));
+		return kern_answer(t, vm_handle(H_THREAD, t->id));
 	case SYS_CURRENT_PROCESS:
-		return answer(t, vm_handle(H_PROCESS, p->id));
+		return kern_answer(t, vm_handle(H_PROCESS, p->id));
 	case SYS_PROCESS_NEW:
 		return sys_new(k, t, true);
 	case SYS_THREAD_NEW:
 		return sys_new(k, t, false);
+	case SYS_NEW:
+		return sync_new(k, t);
 	case SYS_METHOD:
-		return sys_method(k, t);
+		return c->self.aux >= H_LOCK ? sync_method(k, t) : sys_method(k, t);
 	case SYS_GETATTR:
-		return sys_getattr(k, t);
+		return c->self.aux >= H_LOCK ? sync_getattr(k, t) : sys_getattr(k, t);
 	case SYS_SETATTR:
-		return sys_setattr(k, t);
+		return c->self.aux >= H_LOCK ? sync_setattr(k, t) : sys_setattr(k, t);
 	case SYS_QUERY:
 	default:
-		return sys_raise(k, t, "NameError", "name '%s' is only defined in expect lines",
+		return kern_raise(k, t, "NameError", "name '%s' is only defined in expect lines",
 			     c->name ? c->name : "?");
 	}
 }
@@ -1169,17 +1068,17 @@ static void task_exec_inner(struct kernel *k, struct task *t)
 				k->zero_time_yields = 0;
 			}
 			if (++k->zero_time_yields > 2000) {
-				stop(k, END_LIMIT,
+				kern_stop(k, END_LIMIT,
 				     "%s ran about 200 million instructions at %s without simulated time "
 				     "passing (line %d): an endless loop that costs nothing; give it "
 				     "compute() or sleep(), or set machine instr=",
-				     t->name, dur_text(k->q.now, (char[32]){0}), t->line);
+				     t->name, kern_dur_text(k->q.now, (char[32]){0}), t->line);
 				return;
 			}
 			t->debt = 0;
 			t->after = AFTER_EXEC;
 			t->burn_start = k->q.now;
-			push_event(k, k->q.now, PRIO_CORE, EV_BURN, t->core, k->cores[t->core].gen);
+			kern_push_event(k, k->q.now, PRIO_CORE, EV_BURN, t->core, k->cores[t->core].gen);
 			return;
 		case VM_EXIT:
 			task_finish(k, t, false);
@@ -1191,7 +1090,7 @@ static void task_exec_inner(struct kernel *k, struct task *t)
 			char full[2300];
 			snprintf(full, sizeof full, "Exception in %s (pid %d): %s", t->name,
 				 k->procs[t->proc]->pid, text);
-			mark(k, t, full, reasonf(k, "uncaught exception"));
+			kern_mark(k, t, full, kern_reason(k, "uncaught exception"));
 			if (!k->errors++)
 				k->first_error = *d;
 			task_finish(k, t, true);
@@ -1210,10 +1109,14 @@ static void on_event(struct kernel *k, const struct event *e)
 		struct task *t = k->tasks[e->target];
 		if (t->gen != e->gen || !thread_state_blocked(t->state))
 			return;
+		if (t->timeout_hook) {
+			t->timeout_hook(k, t);
+			return;
+		}
 		struct value v = t->timeout_value;
 		t->timeout_value = vm_none();
-		wake(k, t, v, NULL,
-		     reasonf(k, "%s ends (%s at line %d)",
+		kern_wake(k, t, v, NULL,
+		     kern_reason(k, "%s ends (%s at line %d)",
 			     t->state == TS_SLEEP ? "sleep" : t->state == TS_IO ? "io" : "timeout",
 			     thread_state_name(t->state), t->line));
 		return;
@@ -1268,7 +1171,8 @@ static void describe_deadlock(struct kernel *k)
 				      k->procs[t->proc]->pid,
 				      t->reason ? trace_str(k->tr, t->reason) : thread_state_name(t->state));
 	}
-	stop(k, END_DEADLOCK, "%s", msg);
+	snprintf(k->tr->deadlock_kind, sizeof k->tr->deadlock_kind, "all-blocked");
+	kern_stop(k, END_DEADLOCK, "%s", msg);
 }
 
 static void collect_var(void *ctx, const char *name, const char *repr)
@@ -1321,12 +1225,12 @@ static void kernel_free(struct kernel *k, bool keep_main)
 		free(p);
 	}
 	free(k->procs);
+	sync_free(k);
 	free(k->cores);
 	free(k->picked_reason);
 	if (k->rq)
 		k->cls->destroy(k->rq);
 	event_queue_finish(&k->q);
-	free(k->joinq);
 }
 
 struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
@@ -1382,8 +1286,8 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 		diag_set(err, ast->src, 0, 0, "out of memory");
 		return NULL;
 	}
-	set_state(k, t0, TS_NEW, reasonf(k, "the program starts"));
-	make_ready(k, t0, ENQ_NEW, reasonf(k, "the program starts"));
+	set_state(k, t0, TS_NEW, kern_reason(k, "the program starts"));
+	kern_make_ready(k, t0, ENQ_NEW, kern_reason(k, "the program starts"));
 
 	struct event e;
 	while (!k->stopped) {
@@ -1395,19 +1299,19 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 		}
 		if (m->until >= 0 && next->t > m->until) {
 			k->q.now = m->until;
-			stop(k, END_UNTIL, "stopped at --until %s",
+			kern_stop(k, END_UNTIL, "stopped at --until %s",
 			     vm_format_dur(m->until, (char[32]){0}, 32));
 			break;
 		}
 		if (next->t > m->max_time) {
 			k->q.now = m->max_time;
-			stop(k, END_LIMIT,
+			kern_stop(k, END_LIMIT,
 			     "simulated time limit of %s reached; use --until for a shorter run",
 			     vm_format_dur(m->max_time, (char[32]){0}, 32));
 			break;
 		}
 		if (k->q.popped >= m->max_events) {
-			stop(k, END_LIMIT,
+			kern_stop(k, END_LIMIT,
 			     "event limit of %" PRIu64 " reached at %s; raise it with --max-events "
 			     "or stop earlier with --until",
 			     m->max_events, vm_format_dur(k->q.now, (char[32]){0}, 32));

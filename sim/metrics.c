@@ -406,10 +406,25 @@ static void json_deadlock(FILE *out, const struct trace *tr)
 	}
 	/* who is blocked at the end, and on what: each live thread's last state record */
 	const struct trace_rec **last = calloc((size_t)tr->nthreads + 1, sizeof *last);
-	fputs("{\"t_ns\": ", out);
+	fputs("{\"kind\": ", out);
+	metrics_json_string(out, tr->deadlock_kind[0] ? tr->deadlock_kind : "all-blocked");
+	fputs(", \"t_ns\": ", out);
 	json_ns(out, tr->makespan);
 	fputs(", \"message\": ", out);
 	metrics_json_string(out, tr->end_msg);
+	fputs(", \"cycle\": [", out);
+	for (int i = 0; i < tr->ncycle; i++) {
+		const struct trace_wait_edge *e = &tr->cycle[i];
+		fputs(i ? ", {\"thread\": " : "{\"thread\": ", out);
+		metrics_json_string(out, e->thread >= 0 && e->thread < tr->nthreads
+						 ? trace_str(tr, tr->threads[e->thread].name) : "?");
+		fputs(", \"holds\": ", out);
+		metrics_json_string(out, trace_str(tr, e->holds));
+		fprintf(out, ", \"holds_line\": %d, \"waits_for\": ", e->holds_line);
+		metrics_json_string(out, trace_str(tr, e->waits_for));
+		fprintf(out, ", \"line\": %d}", e->line);
+	}
+	fputs("]", out);
 	fputs(", \"blocked\": [", out);
 	if (last) {
 		for (size_t i = 0; i < tr->nrecs; i++) {

@@ -29,6 +29,13 @@ enum task_after {
 	AFTER_SPAWN, /* finish Process.start()/Thread.start()/os.fork(): the child becomes ready */
 };
 
+/* A FIFO of blocked tasks (ids), linked through the tasks themselves. */
+struct kernel;
+
+struct waitq {
+	int head, tail; /* -1 when empty */
+};
+
 struct task {
 	int id;               /* index in the kernel's task table */
 	int trace_idx;        /* index in the trace's thread table; -1 until started */
@@ -61,9 +68,17 @@ struct task {
 
 	/* blocked */
 	uint32_t gen;         /* bumped on every wake-up: stale timers are ignored */
-	int wq_obj;           /* the wait queue it is on: owner kind and id, or -1 */
-	int wq_kind;
+	struct waitq *wq;     /* the wait queue it is on, or NULL */
 	int wq_prev, wq_next;
+	struct waitq joiners; /* threads in join() on it */
+	int wait_obj;         /* what it waits for without a timeout (the wait-for graph): an
+	                       * object, task or process id by wait_kind; -1 for none */
+	int wait_kind;        /* enum vm_handle_kind of wait_obj */
+	int wait_cond;        /* the Condition or Barrier it waits on */
+	int want_count;       /* RLock depth to restore / barrier arrival index */
+	bool handoff_answer;  /* what acquire() returns when the lock is handed over */
+	/* called instead of a plain wake-up when its timer fires (condition, barrier) */
+	void (*timeout_hook)(struct kernel *k, struct task *t);
 	struct value wake_value;  /* the answer given when woken */
 	struct value timeout_value; /* the answer given when its timeout fires */
 	bool exiting;         /* main thread waiting for the interpreter's shutdown joins */

@@ -106,6 +106,8 @@ void trace_destroy(struct trace *tr)
 	free(tr->threads);
 	free(tr->vars);
 	free(tr->expects);
+	free(tr->objects);
+	free(tr->cycle);
 	free(tr);
 }
 
@@ -290,6 +292,33 @@ int trace_add_var(struct trace *tr, const char *name, const char *repr)
 	tr->vars = vars;
 	tr->vars[tr->nvars] = (struct trace_var){.name = nm, .repr = rp};
 	return tr->nvars++;
+}
+
+int trace_add_object(struct trace *tr, const char *name, const char *kind, int line)
+{
+	uint32_t nm = trace_intern(tr, name);
+	uint32_t kd = trace_intern(tr, kind);
+	if (nm == UINT32_MAX || kd == UINT32_MAX)
+		return -1;
+	void *objs = grow_int(tr->objects, &tr->capobjects, tr->nobjects, sizeof *tr->objects);
+	if (!objs)
+		return -1;
+	tr->objects = objs;
+	tr->objects[tr->nobjects] = (struct trace_object){.name = nm, .kind = kd, .line = line};
+	return tr->nobjects++;
+}
+
+int trace_set_cycle(struct trace *tr, const struct trace_wait_edge *edges, int n)
+{
+	struct trace_wait_edge *c = n > 0 ? malloc((size_t)n * sizeof *c) : NULL;
+	if (n > 0 && !c)
+		return -1;
+	if (n > 0)
+		memcpy(c, edges, (size_t)n * sizeof *c);
+	free(tr->cycle);
+	tr->cycle = c;
+	tr->ncycle = n;
+	return 0;
 }
 
 int trace_add_expect(struct trace *tr, int line, const char *text, bool ok, const char *detail)

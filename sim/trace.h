@@ -47,7 +47,14 @@ enum trace_kind {
 	TR_PRINT, /* thread tid printed the line `text` (string id; no trailing newline) */
 	TR_WAKE,  /* thread `obj` (a thread index) woke thread tid; reason says how */
 	TR_MARK,  /* instant event of thread tid named by `text` (fork, start, exit, error...) */
+	TR_OBJ,   /* object `obj` (index into objects) enters state (enum obj_state): held by
+	           * thread tid, or free (tid -1); its own track in the trace */
 	TR_KIND_COUNT
+};
+
+enum obj_state {
+	OBJ_FREE,
+	OBJ_HELD,
 };
 
 /* 32 bytes. Thread and core numbers are indexes into the trace's tables, not pids/tids. */
@@ -73,6 +80,24 @@ struct trace_thread {
 	int tid;           /* the OS-style thread id (main thread's tid == its pid) */
 	int proc;          /* index into procs */
 	uint32_t name;     /* string id ("MainThread", "Thread-1", "Process-1", ...) */
+};
+
+/* A synchronisation object with a track of its own (a lock, a GIL, ...). */
+struct trace_object {
+	uint32_t name;     /* string id: the scenario's variable name, e.g. "lock_a" */
+	uint32_t kind;     /* string id: "Lock", "RLock", "GIL", ... */
+	int line;          /* where it was made, 0 if unknown */
+};
+
+/* One thread of a deadlock cycle: it holds `holds` (acquired at holds_line) and waits for
+ * `waits_for` at `line`. The next entry's thread is the one that holds what this one waits
+ * for; the last one's is the first's. */
+struct trace_wait_edge {
+	int thread;        /* thread index */
+	uint32_t holds;    /* string id of what it holds that the previous one waits for */
+	int holds_line;
+	uint32_t waits_for; /* string id of what it waits for */
+	int line;
 };
 
 struct trace_var {
@@ -107,6 +132,14 @@ struct trace {
 	struct trace_thread *threads;
 	int nthreads, capthreads;
 	int ncores;
+
+	struct trace_object *objects;
+	int nobjects, capobjects;
+
+	/* when end == END_DEADLOCK: "cycle" (a wait-for cycle) or "all-blocked" */
+	char deadlock_kind[16];
+	struct trace_wait_edge *cycle;
+	int ncycle;
 
 	struct trace_var *vars;     /* final globals of the main process, in definition order */
 	int nvars, capvars;
@@ -145,6 +178,9 @@ int trace_add_thread(struct trace *tr, int proc, int tid, const char *name);
 int trace_emit(struct trace *tr, const struct trace_rec *rec);
 
 int trace_add_var(struct trace *tr, const char *name, const char *repr);
+int trace_add_object(struct trace *tr, const char *name, const char *kind, int line);
+/* Records a deadlock cycle (copied). Returns 0, or -1 when out of memory. */
+int trace_set_cycle(struct trace *tr, const struct trace_wait_edge *edges, int n);
 int trace_add_expect(struct trace *tr, int line, const char *text, bool ok, const char *detail);
 
 /* How text outputs name thread t: its own name in the first process, "process/thread" in

@@ -507,8 +507,13 @@ const char *vm_type_name(struct value v)
 	case V_BUILTIN: return "builtin_function_or_method";
 	case V_MODULE: return "module";
 	case V_RANGE: return "range";
-	case V_HANDLE: return v.aux == H_PROCESS ? "Process" : v.aux == H_THREAD ? "Thread"
-										  : "object";
+	case V_HANDLE: {
+		static const char *const names[H_KIND_COUNT] = {
+			[H_PROCESS] = "Process", [H_THREAD] = "Thread", [H_LOCK] = "lock",
+			[H_RLOCK] = "RLock", [H_SEMAPHORE] = "Semaphore", [H_CONDITION] = "Condition",
+			[H_EVENT] = "Event", [H_BARRIER] = "Barrier", [H_LOCAL] = "_thread._local"};
+		return v.aux > 0 && v.aux < H_KIND_COUNT && names[v.aux] ? names[v.aux] : "object";
+	}
 	default: return "object";
 	}
 }

@@ -58,6 +58,14 @@ const struct vm_builtin vm_builtins[BI_COUNT] = {
 	[BI_CURRENT_PROCESS] = {"current_process", 0, 0, "", true, SYS_CURRENT_PROCESS},
 	[BI_ACTIVE_CHILDREN] = {"active_children", 0, 0, "", false, SYS_ACTIVE_CHILDREN},
 	[BI_GET_IDENT] = {"get_ident", 0, 0, "", false, SYS_GETTID},
+	[BI_LOCK] = {"Lock", 0, 0, "", false, SYS_NEW},
+	[BI_RLOCK] = {"RLock", 0, 0, "", false, SYS_NEW},
+	[BI_SEMAPHORE] = {"Semaphore", 0, 1, "value", false, SYS_NEW},
+	[BI_BSEMAPHORE] = {"BoundedSemaphore", 0, 1, "value", false, SYS_NEW},
+	[BI_CONDITION] = {"Condition", 0, 1, "lock", false, SYS_NEW},
+	[BI_EVENT] = {"Event", 0, 0, "", false, SYS_NEW},
+	[BI_BARRIER] = {"Barrier", 1, 1, "timeout", false, SYS_NEW},
+	[BI_LOCAL] = {"local", 0, 0, "", false, SYS_NEW},
 };
 
 const char *const vm_module_names[M_COUNT] = {
@@ -82,6 +90,15 @@ static const struct {
 	{M_MULTIPROCESSING, "current_process", BI_CURRENT_PROCESS},
 	{M_THREADING, "Thread", BI_THREAD}, {M_THREADING, "current_thread", BI_CURRENT_THREAD},
 	{M_THREADING, "get_ident", BI_GET_IDENT},
+	{M_THREADING, "Lock", BI_LOCK}, {M_THREADING, "RLock", BI_RLOCK},
+	{M_THREADING, "Semaphore", BI_SEMAPHORE}, {M_THREADING, "BoundedSemaphore", BI_BSEMAPHORE},
+	{M_THREADING, "Condition", BI_CONDITION}, {M_THREADING, "Event", BI_EVENT},
+	{M_THREADING, "Barrier", BI_BARRIER}, {M_THREADING, "local", BI_LOCAL},
+	{M_MULTIPROCESSING, "Lock", BI_LOCK}, {M_MULTIPROCESSING, "RLock", BI_RLOCK},
+	{M_MULTIPROCESSING, "Semaphore", BI_SEMAPHORE},
+	{M_MULTIPROCESSING, "BoundedSemaphore", BI_BSEMAPHORE},
+	{M_MULTIPROCESSING, "Condition", BI_CONDITION}, {M_MULTIPROCESSING, "Event", BI_EVENT},
+	{M_MULTIPROCESSING, "Barrier", BI_BARRIER},
 };
 
 bool vm_module_attr(int module, const char *attr, struct value *out)
@@ -632,6 +649,7 @@ static void sys_begin(struct vm_call *call, enum vm_sys sys)
 	call->sys = sys;
 	call->self = vm_none();
 	call->name = NULL;
+	call->target = NULL;
 	call->argc = 0;
 	call->kwc = 0;
 }
@@ -1230,7 +1248,9 @@ static int builtin(struct vm_thread *t, int bid, const struct value *args, int a
 		return 0;
 	default:
 		/* the remaining built-ins are system calls with their arguments as given */
-		return sys_args(t, call, (enum vm_sys)vm_builtins[bid].sys, args, argc, kwn, kwv, kwc);
+		sys_args(t, call, (enum vm_sys)vm_builtins[bid].sys, args, argc, kwn, kwv, kwc);
+		call->name = vm_builtins[bid].name;
+		return 1;
 	}
 	if (out->type == V_NONE)
 		return vm_seterr(e, "MemoryError", "out of memory"), -1;
@@ -1766,6 +1786,10 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 			*sp = sp[-1];
 			vref(*sp++);
 			break;
+		case OP_PICK:
+			*sp = sp[-arg];
+			vref(*sp++);
+			break;
 		case OP_DUP2:
 			sp[0] = sp[-2];
 			sp[1] = sp[-1];
@@ -2131,6 +2155,8 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 					 cs->kwc, call, &r, &e);
 			if (rc < 0)
 				goto error;
+			if (rc > 0)
+				call->target = cs->target;
 			while (sp > as)
 				vunref(*--sp);
 			if (rc > 0)

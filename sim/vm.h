@@ -40,7 +40,14 @@ enum vtype {
 enum vm_handle_kind {
 	H_PROCESS = 1, /* multiprocessing.Process, or the current process */
 	H_THREAD,      /* threading.Thread, or current_thread() */
-	H_KIND_COUNT   /* later issues add locks, queues, pools, ... */
+	H_LOCK,        /* threading.Lock, multiprocessing.Lock */
+	H_RLOCK,       /* RLock */
+	H_SEMAPHORE,   /* Semaphore, BoundedSemaphore */
+	H_CONDITION,   /* Condition */
+	H_EVENT,       /* Event */
+	H_BARRIER,     /* Barrier */
+	H_LOCAL,       /* threading.local(): attributes per thread */
+	H_KIND_COUNT   /* later issues add queues, pipes, pools, ... */
 };
 
 struct vobj; /* private: strings, tuples, lists */
@@ -80,6 +87,8 @@ enum vm_sys {
 	                    * terminate, ... */
 	SYS_GETATTR,       /* self.name where self is a V_HANDLE: name, pid, ident, exitcode, ... */
 	SYS_SETATTR,       /* self.name = argv[0] where self is a V_HANDLE: name, daemon */
+	SYS_NEW,           /* a kernel object: name = its class ("Lock", "Semaphore", ...), the
+	                    * arguments as given; answered with a V_HANDLE */
 	SYS_QUERY,         /* expect-only: a name that is not a variable (`makespan`, `deadlock`,
 	                    * `printed("x")`, ...): name + args; answered by the checker */
 	SYS_COUNT
@@ -91,7 +100,9 @@ struct vm_call {
 	enum vm_sys sys;
 	int line, col;       /* where the call is in the scenario */
 	struct value self;   /* SYS_METHOD, SYS_GETATTR, SYS_SETATTR */
-	const char *name;    /* method, attribute or query name */
+	const char *name;    /* method, attribute, query or class name */
+	const char *target;  /* the variable the result is assigned to (`lock_a = Lock()`), or
+	                      * NULL: lets reports name objects as the scenario does */
 	int argc;
 	struct value argv[VM_MAX_ARGS];
 	int kwc;

@@ -140,6 +140,7 @@ enum vm_opcode {
 	OP_LOAD_LOCAL, OP_STORE_LOCAL,
 	OP_LOAD_GLOBAL, OP_STORE_GLOBAL,
 	OP_POP, OP_POPN, OP_DUP, OP_DUP2, OP_ROT2, OP_ROT3,
+	OP_PICK,         /* push a copy of the value arg slots down (1 = the top: DUP) */
 	OP_ADD, OP_SUB, OP_MUL, OP_BINOP, OP_INPLACE_ADD, /* OP_BINOP: arg = operator */
 	OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE, OP_CMP, /* OP_CMP: arg = operator */
 	OP_UNARY,        /* arg = operator */
@@ -172,6 +173,7 @@ struct vm_callsite {
 	int argc, kwc;
 	int builtin;          /* OP_CALL_BUILTIN */
 	const char *name;     /* OP_CALL_METHOD, OP_QUERY */
+	const char *target;   /* `x = f(...)`: the variable x, for naming kernel objects */
 	const char **kwnames; /* kwc names (borrowed from the AST) */
 };
 
@@ -224,6 +226,8 @@ enum vm_builtin_id {
 	BI_FORK, BI_GETPID, BI_GETPPID, BI_CPU_COUNT, BI_TIME, BI_PERF_COUNTER, BI_MONOTONIC,
 	BI_PROCESS, BI_THREAD, BI_CURRENT_THREAD, BI_CURRENT_PROCESS, BI_ACTIVE_CHILDREN,
 	BI_GET_IDENT,
+	BI_LOCK, BI_RLOCK, BI_SEMAPHORE, BI_BSEMAPHORE, BI_CONDITION, BI_EVENT, BI_BARRIER,
+	BI_LOCAL,
 	BI_COUNT
 };
 

@@ -426,8 +426,21 @@ START_TEST(deadlock_when_all_blocked)
 		 "ta.join()\n",
 		 NULL);
 	ck_assert_int_eq(r.tr->end, END_DEADLOCK);
-	ck_assert_ptr_nonnull(strstr(r.tr->end_msg, "TA (pid 1000): TA waits in join(TB) at line 2"));
-	ck_assert_ptr_nonnull(strstr(r.tr->end_msg, "TB (pid 1000): TB waits in join(TA) at line 4"));
+	ck_assert_str_eq(r.tr->deadlock_kind, "cycle");
+	ck_assert_str_eq(r.tr->end_msg,
+			 "deadlock: TA waits for join(TB) (line 2); TB waits for join(TA) (line 4)");
+	ck_assert_int_eq(r.tr->ncycle, 2);
+	run_free(&r);
+
+	/* a wait with no owner (an Event nobody sets): every thread blocked, nothing pending */
+	run_text(&r,
+		 "import threading\n"
+		 "e = threading.Event()\n"
+		 "e.wait()\n",
+		 NULL);
+	ck_assert_int_eq(r.tr->end, END_DEADLOCK);
+	ck_assert_str_eq(r.tr->deadlock_kind, "all-blocked");
+	ck_assert_ptr_nonnull(strstr(r.tr->end_msg, "MainThread (pid 1000): waits for e to be set"));
 	run_free(&r);
 }
 END_TEST

@@ -602,8 +602,6 @@ START_TEST(compile_errors)
 	COMPILE_ERR("def f(a, b=1):\n    pass\nf(b=2)\n",
 		    "t.slice:3:1: TypeError: f() missing 1 required positional argument: 'a'");
 	COMPILE_ERR("x = len(1, 2)\n", "t.slice:1:5: TypeError: len() takes 1 argument (2 given)");
-	COMPILE_ERR("lock = 1\nwith lock:\n    pass\n",
-		    "t.slice:2:1: 'with' needs a lock; locks are not part of the scenario language yet");
 	/* `machine` lines are the runner's: the compiler skips them */
 	struct fk k;
 	fk_start(&k, "machine cores=2\nprint('ok')\n", 0);

@@ -1,0 +1,164 @@
+/* kernel_internal.h — the simulated kernel's state and the helpers its modules share
+ * (kernel.c: tasks, scheduling, processes; sync.c: locks and other synchronisation objects;
+ * deadlock.c: the wait-for graph). Not for use outside sim/. */
+#ifndef TIMESLICE_KERNEL_INTERNAL_H
+#define TIMESLICE_KERNEL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "kernel.h"
+#include "sched.h"
+
+enum ev_kind {
+	EV_WAKE,     /* target task: its sleep, io or timeout ends (gen must match) */
+	EV_DISPATCH, /* target core: the context switch is done, the task starts running */
+	EV_BURN,     /* target core: the running task's burn ends (debt paid or slice over) */
+	EV_RESCHED,  /* target core: it has nothing to run; pick the next task */
+};
+
+enum { PRIO_WAKE = 0, PRIO_CORE = 1 };
+
+enum { TASK_SLAB = 256 };
+
+struct proc {
+	int id;
+	int trace_idx;          /* -1 until started */
+	int pid, ppid;
+	int parent;             /* kernel index of the parent process, -1 for the first */
+	char name[64];
+	bool started, ended, daemon;
+	bool via_process;       /* made by multiprocessing.Process (joined at the parent's exit) */
+	int exitcode;
+	struct vm_proc *vm;
+	struct value target;    /* Process(target=, args=) kept until start() */
+	int nargs;
+	struct value args[VM_MAX_ARGS];
+	int main_task;
+	int live;               /* threads started and not done */
+	int live_nondaemon;     /* of which non-main, non-daemon: the shutdown joins them */
+	int live_children;      /* non-daemon Process children started and not ended */
+	bool counted;           /* counted in its parent's live_children */
+	int nchildren;          /* for naming children Process-N */
+	int nthreads_named;     /* for naming threads Thread-N */
+	int64_t start_time;
+	struct waitq joiners;
+};
+
+struct core {
+	int cur;                /* task running or being switched in, -1 for none */
+	int last;               /* task that ran last, -1 at first */
+	bool switching;
+	bool resched;           /* an EV_RESCHED is pending */
+	enum core_state state;
+	uint32_t gen;
+};
+
+struct kernel {
+	const struct machine *m;
+	struct vm_program *prog;
+	const struct ast_program *ast;
+	struct trace *tr;
+	struct event_queue q;
+	const struct sched_class *cls;
+	void *rq;
+
+	struct task **tasks;
+	int ntasks, captasks;
+	struct proc **procs;
+	int nprocs, capprocs;
+	struct core *cores;
+	int next_pid;
+	int live;               /* tasks started and not done */
+	int64_t last_exit;      /* when the last task finished */
+
+	bool stopped;
+	bool oom;
+	int zero_time_yields;   /* consecutive VM budget yields without time passing */
+	int64_t zero_time_at;
+	int errors;             /* threads that ended with an exception */
+	struct diag first_error;
+	uint32_t *picked_reason; /* "picked by core N", per core, made on first use */
+	uint32_t preempt_reason, switch_reason, finished_reason;
+	bool in_task;           /* inside task_exec: scheduling waits for an event */
+	struct kobj **objs;     /* synchronisation objects, indexed by handle id */
+	int nobjs, capobjs;
+};
+
+/* A synchronisation object (Lock, RLock, Semaphore, Condition, Event, Barrier, local),
+ * shared by every thread and process that holds its handle. */
+struct local_attr {
+	int task;
+	char *name;
+	struct value value;
+};
+
+struct kobj {
+	int id;
+	int trace_idx;          /* its index in the trace's objects */
+	enum vm_handle_kind kind;
+	char name[64];          /* the scenario's variable ("lock_a"), else "Lock-3" */
+	int line;               /* where it was made */
+	int owner;              /* lock, RLock: the holding task, -1 when free */
+	int count;              /* RLock: recursion depth */
+	int owner_line;         /* line where the owner acquired it */
+	int64_t value, bound;   /* Semaphore: value; BoundedSemaphore: its initial value */
+	int lock;               /* Condition: the object id of its lock */
+	bool flag;              /* Event */
+	int parties, arrived;   /* Barrier */
+	bool broken;
+	struct waitq waiters;
+	struct local_attr *attrs; /* local */
+	int nattrs, capattrs;
+};
+
+/* What a system call did with the calling task. */
+enum sys_result {
+	SR_CONTINUE, /* answered: interpret on */
+	SR_BURN,     /* debt added: burn it, then t->after */
+	SR_BLOCKED,  /* the task left its core */
+	SR_RAISED,   /* vm_raise was called: interpret on (the VM reports the error) */
+};
+
+/* ---- kernel.c ---- */
+void kern_stop(struct kernel *k, enum trace_end end, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void kern_emit(struct kernel *k, struct trace_rec rec);
+/* An interned reason string (formatted like printf); 0 when out of memory. */
+uint32_t kern_reason(struct kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void kern_mark(struct kernel *k, struct task *t, const char *text, uint32_t reason);
+void kern_push_event(struct kernel *k, int64_t t, int prio, int kind, int target, uint32_t gen);
+void kern_make_ready(struct kernel *k, struct task *t, int flags, uint32_t reason);
+/* Blocks the running task in state s (its pending call stays unanswered), with a timer after
+ * `timeout` ns (-1: none) that wakes it with t->timeout_value. It leaves its core. */
+void kern_block(struct kernel *k, struct task *t, enum thread_state s, int64_t timeout,
+		uint32_t reason);
+/* Wakes a blocked task, answering its pending call with `answer` (taken). */
+void kern_wake(struct kernel *k, struct task *t, struct value answer, struct task *waker,
+	       uint32_t reason);
+void kern_wake_all(struct kernel *k, struct waitq *q, struct task *waker, uint32_t reason);
+void kern_waitq_add(struct kernel *k, struct waitq *q, struct task *t);
+void kern_waitq_remove(struct kernel *k, struct task *t);
+enum sys_result kern_raise(struct kernel *k, struct task *t, const char *type, const char *fmt,
+			   ...) __attribute__((format(printf, 4, 5)));
+enum sys_result kern_answer(struct task *t, struct value v);
+const struct value *kern_kwarg(const struct vm_call *c, const char *name);
+const char *kern_dur_text(int64_t ns, char *buf); /* buf of 32 bytes */
+/* A timeout argument in ns: None -> -1; a number of seconds or a duration. Returns false
+ * (and raises in t) when it is not one, or negative where negative is not allowed. */
+bool kern_timeout_arg(struct kernel *k, struct task *t, const struct value *v, int64_t *ns);
+
+/* ---- sync.c ---- */
+enum sys_result sync_new(struct kernel *k, struct task *t);
+enum sys_result sync_method(struct kernel *k, struct task *t);
+enum sys_result sync_getattr(struct kernel *k, struct task *t);
+enum sys_result sync_setattr(struct kernel *k, struct task *t);
+/* The object's name as reports write it ("lock_a", "Lock-2"). */
+const char *sync_name(const struct kernel *k, int obj);
+void sync_free(struct kernel *k);
+/* Called when a task is about to block in a wait the wait-for graph follows (a lock, a join):
+ * stops the run with a deadlock report if the wait closes a cycle. */
+void deadlock_check(struct kernel *k, struct task *t);
+
+#endif

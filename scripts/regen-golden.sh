@@ -19,7 +19,14 @@ if [ ! -f "$list" ]; then
 	exit 1
 fi
 if [ -f build/build.ninja ]; then
-	ninja -C build >/dev/null
+	log=$(mktemp)
+	if ! ninja -C build >"$log" 2>&1; then
+		cat "$log" >&2
+		rm -f "$log"
+		echo "regen-golden.sh: the build failed; nothing regenerated" >&2
+		exit 1
+	fi
+	rm -f "$log"
 fi
 if [ ! -x "$bin" ]; then
 	echo "regen-golden.sh: $bin not built; run ./test.sh first" >&2

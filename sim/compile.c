@@ -51,6 +51,7 @@ struct comp {
 	struct with *withs;
 	int nwiths, cwiths;
 	const char *assign_target; /* `x = f(...)`: x, for the next call compiled */
+	const char *list_target;   /* `x = [f(), g()]`: x, naming the items x[0], x[1] */
 	int line, col;
 };
 
@@ -700,6 +701,25 @@ static void compare(struct comp *c, const struct ast_node *n, bool record)
 	patch(c, jend, here(c));
 }
 
+/* "name[i]", kept by the program for as long as its code. */
+static const char *own_name(struct comp *c, const char *name, int i)
+{
+	struct vm_program *p = c->prog;
+	if (!grow((void **)&p->names, &p->cnames, p->nnames + 1, sizeof *p->names)) {
+		oom(c);
+		return NULL;
+	}
+	size_t n = strlen(name) + 16;
+	char *s = malloc(n);
+	if (!s) {
+		oom(c);
+		return NULL;
+	}
+	snprintf(s, n, "%s[%d]", name, i);
+	p->names[p->nnames++] = s;
+	return s;
+}
+
 static void call(struct comp *c, const struct ast_node *n)
 {
 	const struct ast_node *fn = n->a;
@@ -902,12 +922,19 @@ static void expr(struct comp *c, const struct ast_node *n)
 		emit(c, OP_APPROX, 0);
 		break;
 	case AST_TUPLE:
-	case AST_LIST:
-		for (int i = 0; i < n->items.n; i++)
+	case AST_LIST: {
+		const char *list = c->list_target;
+		c->list_target = NULL;
+		for (int i = 0; i < n->items.n; i++) {
+			if (list && n->items.v[i]->kind == AST_CALL)
+				c->assign_target = own_name(c, list, i);
 			expr(c, n->items.v[i]);
+			c->assign_target = NULL;
+		}
 		at(c, n);
 		emit(c, n->kind == AST_LIST ? OP_BUILD_LIST : OP_BUILD_TUPLE, n->items.n);
 		break;
+	}
 	default:
 		cerr(c, n->line, n->col, "this is not an expression");
 		break;
@@ -1178,10 +1205,16 @@ static void stmt(struct comp *c, const struct ast_node *n)
 		emit(c, OP_POP, 0);
 		break;
 	case AST_ASSIGN:
-		if (n->items.n == 1 && n->items.v[0]->kind == AST_NAME && n->a->kind == AST_CALL)
+		if (n->items.n == 1 && n->items.v[0]->kind == AST_NAME && n->a->kind == AST_CALL) {
 			c->assign_target = n->items.v[0]->str;
+		} else if (n->items.n == 1 && n->items.v[0]->kind == AST_NAME &&
+			   (n->a->kind == AST_LIST || n->a->kind == AST_TUPLE)) {
+			/* `forks = [Lock(), Lock()]`: the objects are forks[0], forks[1] */
+			c->list_target = n->items.v[0]->str;
+		}
 		expr(c, n->a);
 		c->assign_target = NULL;
+		c->list_target = NULL;
 		for (int i = 0; i < n->items.n; i++) {
 			if (i < n->items.n - 1) {
 				at(c, n);
@@ -1372,6 +1405,9 @@ void vm_program_destroy(struct vm_program *prog)
 	free(prog->expects);
 	free(prog->expect_nodes);
 	free(prog->gnames);
+	for (int i = 0; i < prog->nnames; i++)
+		free(prog->names[i]);
+	free(prog->names);
 	for (int i = 0; i <= VM_MAX_ARGS; i++)
 		vm_code_destroy(prog->tramp[i]);
 	free(prog);

@@ -239,6 +239,7 @@ void kern_waitq_remove(struct kernel *k, struct task *t)
 
 static void task_exec(struct kernel *k, struct task *t);
 static void burn(struct kernel *k, struct task *t);
+static void spawn_end(struct kernel *k, struct task *t);
 
 /* Starts `t` running on core c now (the switch, if any, is done). */
 static void run_on(struct kernel *k, int c, struct task *t)
@@ -353,6 +354,26 @@ static void burn(struct kernel *k, struct task *t)
 	int64_t until = t->slice_end - now < t->debt ? t->slice_end : now + t->debt;
 	t->burn_start = now;
 	kern_push_event(k, until, PRIO_CORE, EV_BURN, t->core, k->cores[t->core].gen);
+}
+
+/* Burns the running task's debt at once when nothing else can happen before it is paid:
+ * the debt ends inside the slice, strictly before every pending event, and within the run's
+ * limits. Then the clock simply moves on, exactly as the event would have moved it, without
+ * the event queue. Returns false (and does nothing) when the burn must be an event. */
+static bool burn_fast(struct kernel *k, struct task *t)
+{
+	int64_t now = k->q.now, end = now + t->debt;
+	const struct event *next = event_peek(&k->q);
+	if (t->debt < 0 || end > t->slice_end || (next && next->t <= end) ||
+	    (k->m->until >= 0 && end > k->m->until) || end > k->m->max_time ||
+	    k->q.popped >= k->m->max_events)
+		return false;
+	k->q.now = end;
+	k->q.popped++; /* it counts as the event it stands for */
+	t->debt = 0;
+	if (t->after == AFTER_SPAWN)
+		spawn_end(k, t);
+	return true;
 }
 
 /* Blocks the running task in state s; it stays blocked until woken or its timer fires. */
@@ -1037,6 +1058,8 @@ static void task_exec_inner(struct kernel *k, struct task *t)
 			if (r == SR_BLOCKED)
 				return;
 			if (r == SR_BURN) {
+				if (burn_fast(k, t))
+					continue;
 				burn(k, t);
 				return;
 			}
@@ -1052,8 +1075,18 @@ static void task_exec_inner(struct kernel *k, struct task *t)
 		}
 		if (cost > 0) {
 			k->zero_time_yields = 0;
+			if (k->m->jitter > 0) {
+				/* xorshift64*: a uniform factor in [1 - jitter, 1 + jitter] */
+				k->rng ^= k->rng >> 12, k->rng ^= k->rng << 25, k->rng ^= k->rng >> 27;
+				double u = (double)((k->rng * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+				cost = (int64_t)((double)cost * (1.0 + k->m->jitter * (2.0 * u - 1.0)) + 0.5);
+				if (cost < 1)
+					cost = 1;
+			}
 			t->debt += cost;
 			t->after = AFTER_EXEC;
+			if (burn_fast(k, t))
+				continue;
 			burn(k, t);
 			return;
 		}
@@ -1109,16 +1142,23 @@ static void on_event(struct kernel *k, const struct event *e)
 		struct task *t = k->tasks[e->target];
 		if (t->gen != e->gen || !thread_state_blocked(t->state))
 			return;
+		/* timers at one instant all fire before any core picks (cores are PRIO_CORE) */
+		bool outer = !k->in_task;
+		k->in_task = true;
 		if (t->timeout_hook) {
 			t->timeout_hook(k, t);
-			return;
+		} else {
+			struct value v = t->timeout_value;
+			t->timeout_value = vm_none();
+			kern_wake(k, t, v, NULL,
+				  kern_reason(k, "%s ends (line %d)",
+					      t->state == TS_SLEEP ? "sleep"
+					      : t->state == TS_IO  ? "io"
+								   : "timeout",
+					      t->line));
 		}
-		struct value v = t->timeout_value;
-		t->timeout_value = vm_none();
-		kern_wake(k, t, v, NULL,
-		     kern_reason(k, "%s ends (%s at line %d)",
-			     t->state == TS_SLEEP ? "sleep" : t->state == TS_IO ? "io" : "timeout",
-			     thread_state_name(t->state), t->line));
+		if (outer)
+			k->in_task = false;
 		return;
 	}
 	case EV_RESCHED: {
@@ -1196,6 +1236,14 @@ static void handle_repr(void *ctx, const struct value *h, char *buf, size_t size
 		struct task *t = k->tasks[id];
 		snprintf(buf, size, "<Thread(%s, %s)>", t->name,
 			 !t->started ? "initial" : t->state == TS_DONE ? "stopped" : "started");
+	} else if (h->aux >= H_LOCK && id >= 0 && id < k->nobjs) {
+		const struct kobj *o = k->objs[id];
+		if (o->kind == H_LOCK || o->kind == H_RLOCK)
+			snprintf(buf, size, "<%s %s %s>", o->owner >= 0 ? "locked" : "unlocked",
+				 o->kind == H_LOCK ? "Lock" : "RLock", o->name);
+		else
+			snprintf(buf, size, "<%s %s>", vm_handle_class((enum vm_handle_kind)o->kind),
+				 o->name);
 	} else {
 		snprintf(buf, size, "<object %d>", id);
 	}
@@ -1257,6 +1305,9 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 	k->cores = calloc((size_t)m->cores, sizeof *k->cores);
 	k->picked_reason = calloc((size_t)m->cores, sizeof *k->picked_reason);
 	k->next_pid = 1000;
+	k->rng = m->seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
+	if (!k->rng)
+		k->rng = 1;
 	if (!k->rq || !k->cores || !k->picked_reason) {
 		kernel_free(k, false);
 		free(k);
@@ -1338,8 +1389,8 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 
 	tr->nevents = k->q.popped;
 	struct vm_proc *main = p0->vm;
+	vm_proc_foreach_global(main, collect_var, tr); /* handles still print by name here */
 	vm_program_set_handle_repr(prog, NULL, NULL);
-	vm_proc_foreach_global(main, collect_var, tr);
 	kernel_free(k, true);
 	free(k);
 	expect_check(tr, prog, main);

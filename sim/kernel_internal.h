@@ -82,6 +82,7 @@ struct kernel {
 	uint32_t *picked_reason; /* "picked by core N", per core, made on first use */
 	uint32_t preempt_reason, switch_reason, finished_reason;
 	bool in_task;           /* inside task_exec: scheduling waits for an event */
+	uint64_t rng;           /* the kernel's own stream (jitter), from the seed */
 	struct kobj **objs;     /* synchronisation objects, indexed by handle id */
 	int nobjs, capobjs;
 };

@@ -121,6 +121,15 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 			t.thread_cost = d;
 		else
 			t.instr = d;
+	} else if (strcmp(key, "jitter") == 0) {
+		char *end;
+		errno = 0;
+		double j = strtod(text, &end);
+		if (end == text || *end || errno || !(j >= 0 && j <= 1)) {
+			snprintf(err, errsize, "jitter: expected a fraction from 0 to 1, found '%s'", text);
+			return -1;
+		}
+		t.jitter = j;
 	} else if (strcmp(key, "seed") == 0) {
 		char *end;
 		errno = 0;
@@ -139,7 +148,7 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 	} else {
 		snprintf(err, errsize,
 			 "unknown machine setting '%s' (expected cores, policy, quantum, cs, fork, "
-			 "thread, instr or seed)",
+			 "thread, instr, jitter or seed)",
 			 key);
 		return -1;
 	}

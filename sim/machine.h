@@ -26,6 +26,8 @@ struct machine {
 	int64_t fork_cost;   /* ns of the parent's CPU for fork()/Process.start() */
 	int64_t thread_cost; /* ns of the creator's CPU for Thread.start() */
 	int64_t instr;       /* ns per interpreted instruction */
+	double jitter;       /* each stretch of instruction cost varies by up to +-jitter (0..1),
+	                      * from the run's seed: real CPUs never run two threads in lockstep */
 	uint64_t seed;
 
 	/* limits of one run */

@@ -492,6 +492,15 @@ struct value vm_deep_copy(struct value v, struct vm_memo *m)
 
 /* ---- str() and repr() ---- */
 
+const char *vm_handle_class(enum vm_handle_kind kind)
+{
+	static const char *const names[H_KIND_COUNT] = {
+		[H_PROCESS] = "Process", [H_THREAD] = "Thread", [H_LOCK] = "lock",
+		[H_RLOCK] = "RLock", [H_SEMAPHORE] = "Semaphore", [H_CONDITION] = "Condition",
+		[H_EVENT] = "Event", [H_BARRIER] = "Barrier", [H_LOCAL] = "_thread._local"};
+	return kind > 0 && kind < H_KIND_COUNT && names[kind] ? names[kind] : "object";
+}
+
 const char *vm_type_name(struct value v)
 {
 	switch (v.type) {
@@ -507,13 +516,7 @@ const char *vm_type_name(struct value v)
 	case V_BUILTIN: return "builtin_function_or_method";
 	case V_MODULE: return "module";
 	case V_RANGE: return "range";
-	case V_HANDLE: {
-		static const char *const names[H_KIND_COUNT] = {
-			[H_PROCESS] = "Process", [H_THREAD] = "Thread", [H_LOCK] = "lock",
-			[H_RLOCK] = "RLock", [H_SEMAPHORE] = "Semaphore", [H_CONDITION] = "Condition",
-			[H_EVENT] = "Event", [H_BARRIER] = "Barrier", [H_LOCAL] = "_thread._local"};
-		return v.aux > 0 && v.aux < H_KIND_COUNT && names[v.aux] ? names[v.aux] : "object";
-	}
+	case V_HANDLE: return vm_handle_class((enum vm_handle_kind)v.aux);
 	default: return "object";
 	}
 }

@@ -219,6 +219,8 @@ bool vm_truthy(struct value v);
 /* Python's str() and repr() of v, NUL-terminated, truncated to size. Returns buf. */
 char *vm_value_str(const struct vm_program *prog, struct value v, char *buf, size_t size);
 char *vm_value_repr(const struct vm_program *prog, struct value v, char *buf, size_t size);
+/* The Python class name of a handle kind ("Process", "lock", "Semaphore", ...). */
+const char *vm_handle_class(enum vm_handle_kind kind);
 /* A duration as the language writes it: "1.5s", "300ms", "25us", "7ns". Returns buf. */
 char *vm_format_dur(int64_t ns, char *buf, size_t size);
 

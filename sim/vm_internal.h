@@ -201,6 +201,8 @@ struct vm_func {
 
 struct vm_program {
 	const struct ast_program *ast;
+	char **names;             /* owned strings the code refers to ("forks[2]" targets) */
+	int nnames, cnames;
 	const struct source *src;
 	struct vm_code *main;
 	struct vm_func *funcs;

@@ -14,7 +14,8 @@
 	X(gantt) \
 	X(vm) \
 	X(kernel) \
-	X(golden)
+	X(golden) \
+	X(sync)
 
 #define DECLARE_SUITE(name) Suite *name##_suite(void);
 SUITES(DECLARE_SUITE)

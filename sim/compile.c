@@ -139,7 +139,8 @@ static int effect(const struct comp *c, int op, int arg)
 {
 	const struct vm_code *k = c->code;
 	switch (op) {
-	case OP_INT: case OP_CONST: case OP_LOAD_LOCAL: case OP_LOAD_GLOBAL: case OP_DUP: case OP_PICK:
+	case OP_INT: case OP_CONST: case OP_LOAD_LOCAL: case OP_LOAD_GLOBAL: case OP_LOAD_FIXED:
+	case OP_DUP: case OP_PICK:
 	case OP_GET_ITER: case OP_FOR_ITER: case OP_SYSCALL:
 		return 1;
 	case OP_DUP2:
@@ -583,7 +584,7 @@ static void load_name(struct comp *c, const struct ast_node *n)
 		emit(c, OP_LOAD_LOCAL, idx);
 		break;
 	case R_GLOBAL:
-		emit(c, OP_LOAD_GLOBAL, idx);
+		emit(c, c->gbind[idx] == 1 && c->gdef[idx] ? OP_LOAD_FIXED : OP_LOAD_GLOBAL, idx);
 		break;
 	case R_CONST:
 		emit_const(c, v);

@@ -83,6 +83,8 @@ struct kernel {
 	uint32_t preempt_reason, switch_reason, finished_reason;
 	bool in_task;           /* inside task_exec: scheduling waits for an event */
 	uint64_t rng;           /* the kernel's own stream (jitter), from the seed */
+	int64_t jitter_q;       /* jitter in 1/65536 */
+	int64_t horizon_q;      /* 65536 / (1 + jitter): how far ahead a shared task may run */
 	struct kobj **objs;     /* synchronisation objects, indexed by handle id */
 	int nobjs, capobjs;
 };

@@ -391,6 +391,7 @@ enum tstatus { T_READY, T_WAIT, T_RAISED, T_FAILED, T_EXIT, T_ERROR };
 
 struct vm_thread {
 	struct vm_proc *proc;
+	int64_t horizon; /* shared globals may be touched while the cost stays below this */
 	struct value *stack;
 	int sp, cap;
 	struct frame *frames;
@@ -466,6 +467,7 @@ static struct vm_thread *thread_new(struct vm_proc *p, const struct vm_code *cod
 		return NULL;
 	t->proc = p;
 	t->expect = -1;
+	t->horizon = 1;
 	if (!ensure_stack(t, stack + code->maxstack + 8) || !push_frame(t, code, 0)) {
 		vm_thread_destroy(t);
 		return NULL;
@@ -541,6 +543,7 @@ struct vm_thread *vm_thread_fork(const struct vm_thread *t, struct vm_proc *chil
 	if (!c)
 		return NULL;
 	c->proc = child;
+	c->horizon = 1;
 	c->expect = t->expect;
 	c->status = t->status;
 	c->call_line = t->call_line;
@@ -605,6 +608,11 @@ const struct diag *vm_thread_error(const struct vm_thread *t)
 {
 	static const struct diag none;
 	return t->err ? t->err : &none;
+}
+
+void vm_thread_set_horizon(struct vm_thread *t, int64_t cost)
+{
+	t->horizon = cost < 1 ? 1 : cost;
 }
 
 int vm_thread_line(const struct vm_thread *t)
@@ -1725,7 +1733,7 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 	} while (0)
 #define SHARED_GATE()                                                                           \
 	do {                                                                                    \
-		if (P->shared && cost0 + (executed - 1) * icost > 0) {                          \
+		if (P->shared && cost0 + (executed - 1) * icost >= t->horizon) {                \
 			ip--;                                                                   \
 			executed--;                                                             \
 			goto yield;                                                             \
@@ -1763,6 +1771,8 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 		}
 		case OP_LOAD_GLOBAL:
 			SHARED_GATE();
+			/* fall through */
+		case OP_LOAD_FIXED:
 			*sp = globals[arg];
 			if (sp->type == V_UNBOUND)
 				RAISE("NameError", "name '%s' is not defined", prog->gnames[arg]);
@@ -2098,7 +2108,8 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 				char msg[300];
 				if (t->nframes >= VM_MAX_DEPTH)
 					RAISE("RecursionError", "maximum recursion depth exceeded");
-				if (!vm_func_check(fn->name, fn->nparams, fn->params, fn->ndefaults,
+				if ((cs->kwc || cs->argc != fn->nparams) &&
+				    !vm_func_check(fn->name, fn->nparams, fn->params, fn->ndefaults,
 						   cs->argc, cs->kwnames, cs->kwc, msg, sizeof msg))
 					RAISE("TypeError", "%s", msg);
 				int base = (int)(fs - t->stack) + 1;

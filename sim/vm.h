@@ -153,6 +153,12 @@ void vm_proc_destroy(struct vm_proc *p); /* NULL is safe; threads must be destro
  * simulated-time order. */
 void vm_proc_set_shared(struct vm_proc *p, bool shared);
 
+/* Lookahead for a shared process: t may touch globals as long as the instruction cost it has
+ * added in this vm_run (plus the *cost it was given) stays below `cost` (at least 1, the
+ * default: stop before any global once time must pass). The kernel sets it to the time left
+ * before anything else can happen, so that running ahead changes nothing. */
+void vm_thread_set_horizon(struct vm_thread *t, int64_t cost);
+
 /* Calls fn for every global variable of p that the program assigned (not functions, modules
  * or builtins), in order of first assignment, with repr() of its value. */
 void vm_proc_foreach_global(const struct vm_proc *p,

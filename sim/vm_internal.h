@@ -139,6 +139,8 @@ enum vm_opcode {
 	OP_CONST,        /* push consts[arg] */
 	OP_LOAD_LOCAL, OP_STORE_LOCAL,
 	OP_LOAD_GLOBAL, OP_STORE_GLOBAL,
+	OP_LOAD_FIXED,   /* a global bound once, by a top-level def: no other thread can change
+	                  * it, so reading it needs no ordering against them */
 	OP_POP, OP_POPN, OP_DUP, OP_DUP2, OP_ROT2, OP_ROT3,
 	OP_PICK,         /* push a copy of the value arg slots down (1 = the top: DUP) */
 	OP_ADD, OP_SUB, OP_MUL, OP_BINOP, OP_INPLACE_ADD, /* OP_BINOP: arg = operator */

@@ -55,7 +55,13 @@ static bool query(struct checker *ck, const struct vm_call *c, struct value *out
 			*out = vm_float(m->cpu_percent);
 		else if (strcmp(q, "max_parallel") == 0)
 			*out = vm_int(m->max_parallel);
-		else if (strcmp(q, "context_switches") == 0)
+		else if (strcmp(q, "race") == 0 || strcmp(q, "races") == 0) {
+			if (!tr->races_checked) {
+				snprintf(err, errsize, "the race detector did not run");
+				return false;
+			}
+			*out = q[4] ? vm_int(tr->nraces) : vm_bool(tr->nraces > 0);
+		} else if (strcmp(q, "context_switches") == 0)
 			*out = vm_int(m->context_switches);
 		else if (strcmp(q, "lines") == 0) {
 			int64_t n = 0;
@@ -117,6 +123,22 @@ static bool query(struct checker *ck, const struct vm_call *c, struct value *out
 		}
 		snprintf(err, errsize, "no printed line contains \"%s\"", s);
 		return false;
+	}
+
+	if (strcmp(q, "race_on") == 0) {
+		if (c->argc != 1 || !arg_str(c, 0, &s)) {
+			snprintf(err, errsize, "race_on() takes the name of a variable");
+			return false;
+		}
+		if (!tr->races_checked) {
+			snprintf(err, errsize, "the race detector did not run");
+			return false;
+		}
+		bool found = false;
+		for (int i = 0; i < tr->nraces; i++)
+			found |= strcmp(trace_str(tr, tr->races[i].var), s) == 0;
+		*out = vm_bool(found);
+		return true;
 	}
 
 	static const char *const per_thread[] = {"started", "ended", "cpu", "ready", "blocked",

@@ -441,7 +441,9 @@ static void task_done(struct kernel *k, struct task *t, uint32_t reason)
 	k->last_exit = k->q.now;
 	vm_proc_set_shared(p->vm, p->live > 1);
 	struct waitq *joiners = &t->joiners;
-	if (joiners && joiners->head >= 0)
+	for (int w = joiners->head; w >= 0; w = k->tasks[w]->wq_next)
+		race_join(k, k->tasks[w], t);
+	if (joiners->head >= 0)
 		kern_wake_all(k, joiners, t, kern_reason(k, "%s finished", t->name));
 	if (was_running)
 		leave_core(k, t);
@@ -733,6 +735,8 @@ static enum sys_result spawn_begin(struct kernel *k, struct task *t, bool is_pro
 		np->vm = vm_proc_fork(cur->vm, k->m->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)np->pid);
 		if (!np->vm)
 			return kern_raise(k, t, "MemoryError", "out of memory");
+		if (k->race)
+			vm_proc_set_access_hook(np->vm, race_access, k);
 	} else {
 		child = k->tasks[obj];
 	}
@@ -777,6 +781,9 @@ static void spawn_end(struct kernel *k, struct task *t)
 		kern_stop(k, END_LIMIT, "out of memory creating a thread");
 		return;
 	}
+	vm_thread_set_user(child->vm, child);
+	if (!t->spawn_is_proc)
+		race_spawn(k, t, child); /* a process has memory of its own: nothing to order */
 	if (os_fork) {
 		vm_return(child->vm, vm_int(0));
 		kern_answer(t, vm_int(cp->pid));
@@ -821,8 +828,10 @@ static enum sys_result sys_join(struct kernel *k, struct task *t, bool is_proc, 
 		return kern_raise(k, t, "RuntimeError", "cannot join thread before it is started");
 	if (o == t)
 		return kern_raise(k, t, "RuntimeError", "cannot join current thread");
-	if (o->state == TS_DONE)
+	if (o->state == TS_DONE) {
+		race_join(k, t, o);
 		return kern_answer(t, vm_none());
+	}
 	struct waitq *q = &o->joiners;
 	if (!q)
 		return SR_BLOCKED;
@@ -1297,6 +1306,7 @@ static void kernel_free(struct kernel *k, bool keep_main)
 	}
 	free(k->procs);
 	sync_free(k);
+	race_free(k);
 	free(k->cores);
 	free(k->picked_reason);
 	if (k->rq)
@@ -1354,6 +1364,20 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 		p0->main_task = 0;
 		p0->vm = vm_proc_create(prog, m->seed);
 		t0->vm = p0->vm ? vm_thread_create_main(p0->vm) : NULL;
+		if (t0->vm)
+			vm_thread_set_user(t0->vm, t0);
+	}
+	/* the race detector: asked for, or needed by an expectation that speaks of races */
+	bool races = m->races;
+	for (int i = 0; i < vm_program_expect_count(prog) && !races; i++) {
+		int line;
+		const char *text;
+		vm_program_expect_info(prog, i, &line, &text);
+		races = strstr(text, "race") != NULL;
+	}
+	if (races && p0 && p0->vm && race_init(k)) {
+		vm_proc_set_access_hook(p0->vm, race_access, k);
+		tr->races_checked = true;
 	}
 	if (!t0 || !t0->vm || proc_register(k, p0) < 0 || task_register(k, t0) < 0) {
 		kernel_free(k, false);

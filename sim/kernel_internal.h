@@ -82,6 +82,7 @@ struct kernel {
 	uint32_t *picked_reason; /* "picked by core N", per core, made on first use */
 	uint32_t preempt_reason, switch_reason, finished_reason;
 	bool in_task;           /* inside task_exec: scheduling waits for an event */
+	struct race_state *race; /* the race detector, NULL when off */
 	uint64_t rng;           /* the kernel's own stream (jitter), from the seed */
 	int64_t jitter_q;       /* jitter in 1/65536 */
 	int64_t horizon_q;      /* 65536 / (1 + jitter): how far ahead a shared task may run */
@@ -151,6 +152,15 @@ const char *kern_dur_text(int64_t ns, char *buf); /* buf of 32 bytes */
 /* A timeout argument in ns: None -> -1; a number of seconds or a duration. Returns false
  * (and raises in t) when it is not one, or negative where negative is not allowed. */
 bool kern_timeout_arg(struct kernel *k, struct task *t, const struct value *v, int64_t *ns);
+
+/* ---- race.c: happens-before; every call is a no-op when the detector is off ---- */
+bool race_init(struct kernel *k);
+void race_free(struct kernel *k);
+void race_spawn(struct kernel *k, struct task *parent, struct task *child);
+void race_join(struct kernel *k, struct task *joiner, struct task *joined);
+void race_release(struct kernel *k, struct task *t, int obj); /* t signals obj */
+void race_acquire(struct kernel *k, struct task *t, int obj); /* t learns from obj */
+void race_access(void *ctx, void *user, int slot, const char *name, bool write, int line);
 
 /* ---- sync.c ---- */
 enum sys_result sync_new(struct kernel *k, struct task *t);

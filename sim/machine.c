@@ -121,6 +121,15 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 			t.thread_cost = d;
 		else
 			t.instr = d;
+	} else if (strcmp(key, "races") == 0) {
+		if (strcmp(text, "on") == 0 || strcmp(text, "True") == 0 || strcmp(text, "1") == 0)
+			t.races = true;
+		else if (strcmp(text, "off") == 0 || strcmp(text, "False") == 0 || strcmp(text, "0") == 0)
+			t.races = false;
+		else {
+			snprintf(err, errsize, "races: expected on or off, found '%s'", text);
+			return -1;
+		}
 	} else if (strcmp(key, "jitter") == 0) {
 		char *end;
 		errno = 0;
@@ -148,7 +157,7 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 	} else {
 		snprintf(err, errsize,
 			 "unknown machine setting '%s' (expected cores, policy, quantum, cs, fork, "
-			 "thread, instr, jitter or seed)",
+			 "thread, instr, jitter, races or seed)",
 			 key);
 		return -1;
 	}

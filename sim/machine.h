@@ -29,6 +29,7 @@ struct machine {
 	double jitter;       /* each stretch of instruction cost varies by up to +-jitter (0..1),
 	                      * from the run's seed: real CPUs never run two threads in lockstep */
 	uint64_t seed;
+	bool races;          /* run the race detector (also on when an expect line asks) */
 
 	/* limits of one run */
 	int64_t until;       /* stop at this simulated time (END_UNTIL); -1 = none */

@@ -371,6 +371,19 @@ void metrics_print_text(FILE *out, const struct trace *tr, const struct metrics 
 	fprintf(out, "Context switches: %" PRId64 "\n", m->context_switches);
 	fprintf(out, "Most threads running at once: %d\n", m->max_parallel);
 
+	if (tr->races_checked) {
+		fprintf(out, "\nData races: %d\n", tr->nraces);
+		for (int i = 0; i < tr->nraces; i++) {
+			const struct trace_race *r = &tr->races[i];
+			char la[160], lb[160];
+			fprintf(out, "  %s: %s %s it at line %d, %s %s it at line %d, unordered\n",
+				trace_str(tr, r->var), trace_thread_label(tr, r->thread_a, la, sizeof la),
+				r->write_a ? "writes" : "reads", r->line_a,
+				trace_thread_label(tr, r->thread_b, lb, sizeof lb),
+				r->write_b ? "writes" : "reads", r->line_b);
+		}
+	}
+
 	if (tr->nexpects > 0) {
 		int failed = 0;
 		for (int i = 0; i < tr->nexpects; i++)
@@ -396,6 +409,35 @@ static void json_ns(FILE *out, int64_t ns)
 		fputs("null", out);
 	else
 		fprintf(out, "%" PRId64, ns);
+}
+
+static void json_race_side(FILE *out, const struct trace *tr, int thread, bool write, int line)
+{
+	fputs("{\"thread\": ", out);
+	metrics_json_string(out, thread >= 0 && thread < tr->nthreads
+					 ? trace_str(tr, tr->threads[thread].name) : "?");
+	fprintf(out, ", \"op\": \"%s\", \"line\": %d}", write ? "write" : "read", line);
+}
+
+/* null when the detector did not run, else the list of races (one per variable) */
+static void json_races(FILE *out, const struct trace *tr)
+{
+	if (!tr->races_checked) {
+		fputs("null", out);
+		return;
+	}
+	fputs("[", out);
+	for (int i = 0; i < tr->nraces; i++) {
+		const struct trace_race *r = &tr->races[i];
+		fputs(i ? ", {\"var\": " : "{\"var\": ", out);
+		metrics_json_string(out, trace_str(tr, r->var));
+		fputs(", \"first\": ", out);
+		json_race_side(out, tr, r->thread_a, r->write_a, r->line_a);
+		fputs(", \"second\": ", out);
+		json_race_side(out, tr, r->thread_b, r->write_b, r->line_b);
+		fputs("}", out);
+	}
+	fputs("]", out);
 }
 
 static void json_deadlock(FILE *out, const struct trace *tr)
@@ -524,6 +566,8 @@ void metrics_print_json(FILE *out, const struct trace *tr, const struct metrics 
 	}
 	fputs(tr->nvars ? "\n  },\n  \"deadlock\": " : "},\n  \"deadlock\": ", out);
 	json_deadlock(out, tr);
+	fputs(",\n  \"races\": ", out);
+	json_races(out, tr);
 	fputs(",\n  \"expect\": [", out);
 	for (int i = 0; i < tr->nexpects; i++) {
 		const struct trace_expect *e = &tr->expects[i];

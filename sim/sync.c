@@ -42,6 +42,7 @@ static void owner_record(struct kernel *k, struct kobj *o, uint32_t reason)
 
 static void take(struct kernel *k, struct kobj *o, struct task *t, int count)
 {
+	race_acquire(k, t, o->id);
 	o->owner = t->id;
 	o->count = count;
 	o->owner_line = t->line;
@@ -64,6 +65,7 @@ static void wake_raise(struct kernel *k, struct task *w, const char *type, const
 /* Frees a lock (fully) and hands it to its first waiter, if any. */
 static void lock_pass_on(struct kernel *k, struct kobj *o, struct task *by)
 {
+	race_release(k, by, o->id);
 	int head = o->waiters.head;
 	if (head < 0) {
 		o->owner = -1;
@@ -72,6 +74,7 @@ static void lock_pass_on(struct kernel *k, struct kobj *o, struct task *by)
 		return;
 	}
 	struct task *w = k->tasks[head];
+	race_acquire(k, w, o->id);
 	o->owner = w->id;
 	o->count = w->want_count > 0 ? w->want_count : 1;
 	o->owner_line = w->line;
@@ -161,6 +164,7 @@ static enum sys_result sem_acquire(struct kernel *k, struct task *t, struct kobj
 	}
 	if (o->value > 0) {
 		o->value--;
+		race_acquire(k, t, o->id);
 		return kern_answer(t, vm_bool(true));
 	}
 	if (!blocking)
@@ -184,9 +188,11 @@ static enum sys_result sem_release(struct kernel *k, struct task *t, struct kobj
 	}
 	if (o->bound >= 0 && o->value + n > o->bound)
 		return kern_raise(k, t, "ValueError", "Semaphore released too many times");
+	race_release(k, t, o->id);
 	for (int64_t i = 0; i < n; i++) {
 		if (o->waiters.head >= 0) {
 			struct task *w = k->tasks[o->waiters.head];
+			race_acquire(k, w, o->id);
 			w->timeout_hook = NULL;
 			kern_wake(k, w, vm_bool(true), t,
 				  kern_reason(k, "%s gives a permit of %s", t->name, o->name));
@@ -270,9 +276,11 @@ static enum sys_result cond_notify(struct kernel *k, struct task *t, struct kobj
 	}
 	if (!owns(lock, t))
 		return kern_raise(k, t, "RuntimeError", "cannot notify on un-acquired lock");
+	race_release(k, t, cv->id);
 	/* the notified move to the lock's queue: they return once they hold it again */
 	while ((all || n-- > 0) && cv->waiters.head >= 0) {
 		struct task *w = k->tasks[cv->waiters.head];
+		race_acquire(k, w, cv->id);
 		kern_waitq_remove(k, w);
 		w->gen++; /* its timeout no longer applies */
 		w->timeout_hook = NULL;
@@ -302,8 +310,10 @@ static enum sys_result event_wait(struct kernel *k, struct task *t, struct kobj 
 	int64_t timeout = -1;
 	if (tv && !kern_timeout_arg(k, t, tv, &timeout))
 		return SR_RAISED;
-	if (o->flag)
+	if (o->flag) {
+		race_acquire(k, t, o->id);
 		return kern_answer(t, vm_bool(true));
+	}
 	wait_on(k, t, o, timeout, false, kern_reason(k, "waits for %s to be set", o->name));
 	return SR_BLOCKED;
 }
@@ -332,11 +342,14 @@ static enum sys_result barrier_wait(struct kernel *k, struct task *t, struct kob
 	if (o->broken)
 		return kern_raise(k, t, "BrokenBarrierError", "%s", "the barrier is broken");
 	int index = o->arrived++;
+	race_release(k, t, o->id);
 	if (o->arrived == o->parties) {
 		/* the last to arrive releases everyone; each gets its arrival index */
 		o->arrived = 0;
+		race_acquire(k, t, o->id);
 		while (o->waiters.head >= 0) {
 			struct task *w = k->tasks[o->waiters.head];
+			race_acquire(k, w, o->id);
 			w->timeout_hook = NULL;
 			kern_wake(k, w, vm_int(w->want_count), t,
 				  kern_reason(k, "%s is the last of %d at %s", t->name, o->parties,
@@ -536,8 +549,10 @@ enum sys_result sync_method(struct kernel *k, struct task *t)
 	case H_EVENT:
 		if (strcmp(m, "set") == 0) {
 			o->flag = true;
+			race_release(k, t, o->id);
 			while (o->waiters.head >= 0) {
 				struct task *w = k->tasks[o->waiters.head];
+				race_acquire(k, w, o->id);
 				w->timeout_hook = NULL;
 				kern_wake(k, w, vm_bool(true), t,
 					  kern_reason(k, "%s sets %s", t->name, o->name));

@@ -108,6 +108,7 @@ void trace_destroy(struct trace *tr)
 	free(tr->expects);
 	free(tr->objects);
 	free(tr->cycle);
+	free(tr->races);
 	free(tr);
 }
 
@@ -306,6 +307,21 @@ int trace_add_object(struct trace *tr, const char *name, const char *kind, int l
 	tr->objects = objs;
 	tr->objects[tr->nobjects] = (struct trace_object){.name = nm, .kind = kd, .line = line};
 	return tr->nobjects++;
+}
+
+int trace_add_race(struct trace *tr, const char *var, int thread_a, bool write_a, int line_a,
+		   int thread_b, bool write_b, int line_b)
+{
+	uint32_t v = trace_intern(tr, var);
+	if (v == UINT32_MAX)
+		return -1;
+	void *races = grow_int(tr->races, &tr->capraces, tr->nraces, sizeof *tr->races);
+	if (!races)
+		return -1;
+	tr->races = races;
+	tr->races[tr->nraces] = (struct trace_race){v, thread_a, line_a, write_a,
+						    thread_b, line_b, write_b};
+	return tr->nraces++;
 }
 
 int trace_set_cycle(struct trace *tr, const struct trace_wait_edge *edges, int n)

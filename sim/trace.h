@@ -100,6 +100,16 @@ struct trace_wait_edge {
 	int line;
 };
 
+/* A data race: two accesses to one variable by two threads, at least one a write, with
+ * nothing ordering them (happens-before). */
+struct trace_race {
+	uint32_t var;      /* string id: the variable's name */
+	int thread_a, line_a;
+	bool write_a;
+	int thread_b, line_b;
+	bool write_b;
+};
+
 struct trace_var {
 	uint32_t name;     /* string id */
 	uint32_t repr;     /* string id: the value as Python's repr() would print it */
@@ -141,6 +151,10 @@ struct trace {
 	struct trace_wait_edge *cycle;
 	int ncycle;
 
+	bool races_checked;         /* the race detector ran (races is meaningful) */
+	struct trace_race *races;
+	int nraces, capraces;
+
 	struct trace_var *vars;     /* final globals of the main process, in definition order */
 	int nvars, capvars;
 	struct trace_expect *expects;
@@ -179,6 +193,8 @@ int trace_emit(struct trace *tr, const struct trace_rec *rec);
 
 int trace_add_var(struct trace *tr, const char *name, const char *repr);
 int trace_add_object(struct trace *tr, const char *name, const char *kind, int line);
+int trace_add_race(struct trace *tr, const char *var, int thread_a, bool write_a, int line_a,
+		   int thread_b, bool write_b, int line_b);
 /* Records a deadlock cycle (copied). Returns 0, or -1 when out of memory. */
 int trace_set_cycle(struct trace *tr, const struct trace_wait_edge *edges, int n);
 int trace_add_expect(struct trace *tr, int line, const char *text, bool ok, const char *detail);

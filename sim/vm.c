@@ -273,6 +273,8 @@ struct vm_proc {
 	uint64_t rng[4];
 	bool shared;
 	struct vm_memo *fork_memo; /* from vm_proc_fork to vm_thread_fork: keeps aliasing */
+	vm_access_fn access;       /* told of every read and write of a global, or NULL */
+	void *access_ctx;
 };
 
 static struct value unbound(void)
@@ -359,6 +361,12 @@ void vm_proc_destroy(struct vm_proc *p)
 	free(p);
 }
 
+void vm_proc_set_access_hook(struct vm_proc *p, vm_access_fn fn, void *ctx)
+{
+	p->access = fn;
+	p->access_ctx = ctx;
+}
+
 void vm_proc_set_shared(struct vm_proc *p, bool shared)
 {
 	p->shared = shared;
@@ -391,6 +399,7 @@ enum tstatus { T_READY, T_WAIT, T_RAISED, T_FAILED, T_EXIT, T_ERROR };
 
 struct vm_thread {
 	struct vm_proc *proc;
+	void *user;      /* the caller's (the kernel's task) */
 	int64_t horizon; /* shared globals may be touched while the cost stays below this */
 	struct value *stack;
 	int sp, cap;
@@ -608,6 +617,11 @@ const struct diag *vm_thread_error(const struct vm_thread *t)
 {
 	static const struct diag none;
 	return t->err ? t->err : &none;
+}
+
+void vm_thread_set_user(struct vm_thread *t, void *user)
+{
+	t->user = user;
 }
 
 void vm_thread_set_horizon(struct vm_thread *t, int64_t cost)
@@ -1771,6 +1785,9 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 		}
 		case OP_LOAD_GLOBAL:
 			SHARED_GATE();
+			if (P->access)
+				P->access(P->access_ctx, t->user, arg, prog->gnames[arg], false,
+					  code->line[ip - code->ins - 1]);
 			/* fall through */
 		case OP_LOAD_FIXED:
 			*sp = globals[arg];
@@ -1780,6 +1797,9 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 			break;
 		case OP_STORE_GLOBAL: {
 			SHARED_GATE();
+			if (P->access)
+				P->access(P->access_ctx, t->user, arg, prog->gnames[arg], true,
+					  code->line[ip - code->ins - 1]);
 			struct value old = globals[arg];
 			globals[arg] = *--sp;
 			vunref(old);

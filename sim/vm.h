@@ -159,6 +159,15 @@ void vm_proc_set_shared(struct vm_proc *p, bool shared);
  * before anything else can happen, so that running ahead changes nothing. */
 void vm_thread_set_horizon(struct vm_thread *t, int64_t cost);
 
+/* Told of every read (write == false) and write of a global variable of a process, with the
+ * thread's user pointer (vm_thread_set_user), the variable's slot and name, and the line:
+ * the race detector's input. Reading a function bound once by a def is not reported. */
+typedef void (*vm_access_fn)(void *ctx, void *user, int slot, const char *name, bool write,
+			     int line);
+void vm_proc_set_access_hook(struct vm_proc *p, vm_access_fn fn, void *ctx);
+/* An opaque pointer the VM hands back in its hooks (the kernel's task). */
+void vm_thread_set_user(struct vm_thread *t, void *user);
+
 /* Calls fn for every global variable of p that the program assigned (not functions, modules
  * or builtins), in order of first assignment, with repr() of its value. */
 void vm_proc_foreach_global(const struct vm_proc *p,

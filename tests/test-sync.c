@@ -384,6 +384,80 @@ START_TEST(thread_local_is_per_thread)
 }
 END_TEST
 
+START_TEST(race_report_by_happens_before)
+{
+	/* balance is touched by both threads with nothing between them: a race, reported with
+	 * both threads and lines. total is only touched under the lock: no race. The final read
+	 * by the main thread comes after join(): ordered. */
+	struct run r;
+	run_text(&r,
+		 "machine cores=2 instr=25ns races=on\n"
+		 "import threading\n"
+		 "balance = 0\n"
+		 "total = 0\n"
+		 "lock = threading.Lock()\n"
+		 "def run(n):\n"
+		 "    global balance, total\n"
+		 "    for i in range(50):\n"
+		 "        balance = balance + n\n"
+		 "        with lock:\n"
+		 "            total = total + n\n"
+		 "t1 = threading.Thread(target=run, args=(5,))\n"
+		 "t2 = threading.Thread(target=run, args=(8,))\n"
+		 "t1.start()\n"
+		 "t2.start()\n"
+		 "t1.join()\n"
+		 "t2.join()\n"
+		 "print(balance, total)\n",
+		 NULL);
+	ck_assert(r.tr->races_checked);
+	ck_assert_int_eq(r.tr->nraces, 1);
+	const struct trace_race *x = &r.tr->races[0];
+	ck_assert_str_eq(trace_str(r.tr, x->var), "balance");
+	ck_assert_int_eq(x->line_a, 9);
+	ck_assert_int_eq(x->line_b, 9);
+	ck_assert_int_ne(x->thread_a, x->thread_b);
+	run_free(&r);
+
+	/* the same threads one after the other (start, join, start, join): ordered, no race */
+	run_text(&r,
+		 "machine cores=2 instr=25ns races=on\n"
+		 "import threading\n"
+		 "balance = 0\n"
+		 "def run(n):\n"
+		 "    global balance\n"
+		 "    for i in range(50):\n"
+		 "        balance = balance + n\n"
+		 "for n in (5, 8):\n"
+		 "    t = threading.Thread(target=run, args=(n,))\n"
+		 "    t.start()\n"
+		 "    t.join()\n",
+		 NULL);
+	ck_assert_int_eq(r.tr->nraces, 0);
+	ck_assert_str_eq(var(r.tr, "balance"), "650");
+	run_free(&r);
+
+	/* an Event orders a write before a read */
+	run_text(&r,
+		 "machine cores=2 races=on\n"
+		 "import threading\n"
+		 "x = 0\n"
+		 "ready = threading.Event()\n"
+		 "def producer():\n"
+		 "    global x\n"
+		 "    x = 42\n"
+		 "    ready.set()\n"
+		 "def consumer():\n"
+		 "    ready.wait()\n"
+		 "    print(x)\n"
+		 "threading.Thread(target=consumer).start()\n"
+		 "threading.Thread(target=producer).start()\n",
+		 NULL);
+	ck_assert_int_eq(r.tr->nraces, 0);
+	run_free(&r);
+}
+END_TEST
+
 Suite *sync_suite(void)
 {
 	Suite *s = suite_create("sync");
@@ -406,6 +480,7 @@ Suite *sync_suite(void)
 	tc = tcase_create("Races on shared variables");
 	tcase_add_test(tc, balance_with_lock_is_zero);
 	tcase_add_test(tc, balance_without_lock_loses_updates);
+	tcase_add_test(tc, race_report_by_happens_before);
 	suite_add_tcase(s, tc);
 	return s;
 }

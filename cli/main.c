@@ -47,6 +47,11 @@ static const char usage_text[] =
 	"  --seed N          seed of the run's random numbers\n"
 	"  --until D         stop the simulation at simulated time D\n"
 	"  --max-events N    stop after N events (default 50000000)\n"
+	"  --python V        2.7, 3.9, 3.11 or 3.13t: sets the GIL and the eval breaker\n"
+	"  --gil G           none, py2 or py3 (a GIL per process)\n"
+	"  --switch-interval D   py3's switch interval (default 5ms)\n"
+	"  --eval-breaker B  every-instruction or calls-and-back-edges\n"
+	"  --check-interval N    py2's check interval in ticks (default 100)\n"
 	"Options of run:\n"
 	"  --trace FILE      write a Chrome trace-event JSON file (Perfetto, chrome://tracing)\n"
 	"  --json            print the summary as one JSON object instead of text\n"
@@ -61,7 +66,7 @@ static const char usage_text[] =
 
 struct options {
 	struct machine m;
-	char flags[8][2][64]; /* machine flags given on the command line, applied last */
+	char flags[16][2][64]; /* machine flags given on the command line, applied last */
 	int nflags;
 	const char *trace_file;
 	bool json, no_gantt;
@@ -387,7 +392,9 @@ static int parse_options(int argc, char **argv, int first, struct options *o)
 			continue;
 		}
 		static const char *const machine_flags[] = {"cores", "policy", "quantum", "seed",
-							   "until", "max-events"};
+							   "until", "max-events", "gil", "python",
+							   "switch-interval", "eval-breaker",
+							   "check-interval"};
 		static const char *const other_flags[] = {"trace", "width", "color"};
 		bool is_machine = false, is_other = false;
 		for (size_t k = 0; k < sizeof machine_flags / sizeof *machine_flags; k++)
@@ -410,7 +417,7 @@ static int parse_options(int argc, char **argv, int first, struct options *o)
 				fprintf(stderr, "timeslice: --%s\n", err);
 				return -1;
 			}
-			if (o->nflags == 8) {
+			if (o->nflags == 16) {
 				fprintf(stderr, "timeslice: too many machine flags\n");
 				return -1;
 			}

@@ -255,10 +255,20 @@ static void run_on(struct kernel *k, int c, struct task *t)
 	if (!k->picked_reason[c])
 		k->picked_reason[c] = kern_reason(k, "picked by core %d (%s)", c, k->cls->name);
 	set_state(k, t, TS_RUNNING, k->picked_reason[c]);
-	if (t->debt > 0)
+	if (t->debt > 0) {
+		/* pending work is Python code (it needs the GIL) unless it is compute_nogil */
+		if (!t->nogil) {
+			if (!gil_ensure(k, t))
+				return;
+			if (gil_must_drop(k, t)) {
+				gil_forced_drop(k, t);
+				return;
+			}
+		}
 		burn(k, t);
-	else
+	} else {
 		task_exec(k, t);
+	}
 }
 
 static void schedule(struct kernel *k, int c);
@@ -355,8 +365,27 @@ static void burn(struct kernel *k, struct task *t)
 		return;
 	}
 	int64_t until = t->slice_end - now < t->debt ? t->slice_end : now + t->debt;
+	const struct gil *g = &k->procs[t->proc]->gil;
+	if (g->model == GIL_PY2 && !t->nogil && g->holder == t->id && g->waiters.head >= 0) {
+		/* the old GIL checks every check interval: the burn stops there */
+		int64_t chunk = (int64_t)k->m->check_interval * k->m->tick;
+		if (chunk > 0 && now + chunk < until)
+			until = now + chunk;
+	}
 	t->burn_start = now;
+	t->burning = true;
 	kern_push_event(k, until, PRIO_CORE, EV_BURN, t->core, k->cores[t->core].gen);
+}
+
+void kern_interrupt_burn(struct kernel *k, struct task *t)
+{
+	if (!t->burning || t->core < 0)
+		return;
+	struct core *core = &k->cores[t->core];
+	t->debt -= k->q.now - t->burn_start;
+	t->burn_start = k->q.now;
+	core->gen++; /* the old burn event is stale */
+	kern_push_event(k, k->q.now, PRIO_CORE, EV_BURN, t->core, core->gen);
 }
 
 /* Burns the running task's debt at once when nothing else can happen before it is paid:
@@ -367,6 +396,9 @@ static bool burn_fast(struct kernel *k, struct task *t)
 {
 	int64_t now = k->q.now, end = now + t->debt;
 	const struct event *next = event_peek(&k->q);
+	const struct gil *g = &k->procs[t->proc]->gil;
+	if (g->model == GIL_PY2 && g->waiters.head >= 0)
+		return false; /* its check intervals are events */
 	if (t->debt < 0 || end > t->slice_end || (next && next->t <= end) ||
 	    (k->m->until >= 0 && end > k->m->until) || end > k->m->max_time ||
 	    k->q.popped >= k->m->max_events)
@@ -374,6 +406,7 @@ static bool burn_fast(struct kernel *k, struct task *t)
 	k->q.now = end;
 	k->q.popped++; /* it counts as the event it stands for */
 	t->debt = 0;
+	t->nogil = false;
 	if (t->after == AFTER_SPAWN)
 		spawn_end(k, t);
 	return true;
@@ -383,6 +416,7 @@ static bool burn_fast(struct kernel *k, struct task *t)
 void kern_block(struct kernel *k, struct task *t, enum thread_state s, int64_t timeout,
 		  uint32_t reason)
 {
+	gil_release_voluntary(k, t); /* a blocking call releases the GIL (it does not wait) */
 	t->gen++;
 	set_state(k, t, s, reason);
 	if (timeout >= 0)
@@ -425,6 +459,7 @@ static void task_done(struct kernel *k, struct task *t, uint32_t reason)
 	if (t->state == TS_DONE)
 		return;
 	bool was_running = t->state == TS_RUNNING;
+	gil_release_voluntary(k, t);
 	if (t->on_rq)
 		k->cls->dequeue(k->rq, t);
 	kern_waitq_remove(k, t);
@@ -737,6 +772,7 @@ static enum sys_result spawn_begin(struct kernel *k, struct task *t, bool is_pro
 			return kern_raise(k, t, "MemoryError", "out of memory");
 		if (k->race)
 			vm_proc_set_access_hook(np->vm, race_access, k);
+		gil_proc_init(k, np);
 	} else {
 		child = k->tasks[obj];
 	}
@@ -974,6 +1010,38 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 		t->after = AFTER_EXEC;
 		kern_answer(t, vm_none());
 		return t->debt > 0 ? SR_BURN : SR_CONTINUE;
+	case SYS_COMPUTE_NOGIL:
+		/* C code that releases the GIL around its work (ctypes, numpy) */
+		gil_release_voluntary(k, t);
+		t->debt += dur_arg(c);
+		t->nogil = true;
+		t->after = AFTER_EXEC;
+		kern_answer(t, vm_none());
+		return t->debt > 0 ? SR_BURN : SR_CONTINUE;
+	case SYS_GILCTL: {
+		struct gil *g = &p->gil;
+		const char *n = c->name ? c->name : "";
+		if (strcmp(n, "getswitchinterval") == 0)
+			return kern_answer(t, vm_float((double)(g->model == GIL_NONE ? k->m->switch_interval
+										: g->interval) / 1e9));
+		if (strcmp(n, "setswitchinterval") == 0) {
+			int64_t ns;
+			if (c->argc != 1 || c->argv[0].type == V_NONE || !kern_timeout_arg(k, t, &c->argv[0], &ns))
+				return t->has_call ? kern_raise(k, t, "TypeError",
+								"setswitchinterval() takes a number of seconds")
+						   : SR_RAISED;
+			if (ns <= 0)
+				return kern_raise(k, t, "ValueError", "switch interval must be strictly positive");
+			g->interval = ns;
+			return kern_answer(t, vm_none());
+		}
+		if (strcmp(n, "setcheckinterval") == 0 || strcmp(n, "getcheckinterval") == 0)
+			return n[0] == 'g' ? kern_answer(t, vm_int(k->m->check_interval))
+					   : kern_raise(k, t, "NotImplementedError",
+							"sys.setcheckinterval(): set the machine's "
+							"check-interval instead");
+		return kern_raise(k, t, "AttributeError", "sys.%s is not part of the scenario language yet", n);
+	}
 	case SYS_IO:
 	case SYS_SLEEP: {
 		int64_t d = dur_arg(c);
@@ -1085,6 +1153,13 @@ static void task_exec_inner(struct kernel *k, struct task *t)
 	for (;;) {
 		if (k->stopped || t->state != TS_RUNNING)
 			return;
+		/* Python code runs only with its process's GIL, and gives it up when asked */
+		if (!gil_ensure(k, t))
+			return;
+		if (gil_must_drop(k, t)) {
+			gil_forced_drop(k, t);
+			return;
+		}
 		if (t->has_call) {
 			enum sys_result r = syscall(k, t);
 			if (r == SR_BLOCKED)
@@ -1216,11 +1291,24 @@ static void on_event(struct kernel *k, const struct event *e)
 		if (t->state != TS_RUNNING)
 			return;
 		t->debt -= k->q.now - t->burn_start;
+		t->burning = false;
+		if (!t->nogil && gil_must_drop(k, t)) {
+			gil_forced_drop(k, t); /* keeps the rest of its debt for later */
+			return;
+		}
 		if (t->debt > 0) {
-			preempt(k, t);
+			if (k->q.now >= t->slice_end) {
+				preempt(k, t);
+				return;
+			}
+			/* cut short inside its slice: a py2 check interval, or an interrupt */
+			if (!t->nogil)
+				gil_py2_check(k, t);
+			burn(k, t);
 			return;
 		}
 		t->debt = 0;
+		t->nogil = false;
 		if (t->after == AFTER_SPAWN)
 			spawn_end(k, t);
 		task_exec(k, t);
@@ -1375,6 +1463,10 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 		vm_program_expect_info(prog, i, &line, &text);
 		races = strstr(text, "race") != NULL;
 	}
+	gil_proc_init(k, p0);
+	snprintf(tr->gil_model, sizeof tr->gil_model, "%s",
+		 m->gil == GIL_PY3 ? "py3" : m->gil == GIL_PY2 ? "py2" : "none");
+	snprintf(tr->python, sizeof tr->python, "%s", m->python);
 	if (races && p0 && p0->vm && race_init(k)) {
 		vm_proc_set_access_hook(p0->vm, race_access, k);
 		tr->races_checked = true;
@@ -1437,6 +1529,7 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 	}
 
 	tr->nevents = k->q.popped;
+	gil_collect(k);
 	struct vm_proc *main = p0->vm;
 	vm_proc_foreach_global(main, collect_var, tr); /* handles still print by name here */
 	vm_program_set_handle_repr(prog, NULL, NULL);

@@ -22,6 +22,19 @@ enum { PRIO_WAKE = 0, PRIO_CORE = 1 };
 
 enum { TASK_SLAB = 256 };
 
+struct gil {
+	enum gil_model model;   /* GIL_NONE: no GIL in this process */
+	int holder;             /* task, -1 when free */
+	int last_holder;
+	int forced;             /* task that dropped on request and waits for the switch, -1 */
+	bool drop_request;
+	uint64_t switch_number;
+	int64_t interval;       /* py3 switch interval */
+	struct waitq waiters;
+	int trace_obj;
+	int64_t holds, switches, forced_switches, drop_requests, contended;
+};
+
 struct proc {
 	int id;
 	int trace_idx;          /* -1 until started */
@@ -44,6 +57,7 @@ struct proc {
 	int nthreads_named;     /* for naming threads Thread-N */
 	int64_t start_time;
 	struct waitq joiners;
+	struct gil gil;
 };
 
 struct core {
@@ -80,7 +94,7 @@ struct kernel {
 	int errors;             /* threads that ended with an exception */
 	struct diag first_error;
 	uint32_t *picked_reason; /* "picked by core N", per core, made on first use */
-	uint32_t preempt_reason, switch_reason, finished_reason;
+	uint32_t preempt_reason, switch_reason, finished_reason, gil_take_reason, gil_drop_reason;
 	bool in_task;           /* inside task_exec: scheduling waits for an event */
 	struct race_state *race; /* the race detector, NULL when off */
 	uint64_t rng;           /* the kernel's own stream (jitter), from the seed */
@@ -152,6 +166,21 @@ const char *kern_dur_text(int64_t ns, char *buf); /* buf of 32 bytes */
 /* A timeout argument in ns: None -> -1; a number of seconds or a duration. Returns false
  * (and raises in t) when it is not one, or negative where negative is not allowed. */
 bool kern_timeout_arg(struct kernel *k, struct task *t, const struct value *v, int64_t *ns);
+
+/* Cuts the running task's current burn short now (its debt keeps the rest); the core's
+ * burn event then comes at once. */
+void kern_interrupt_burn(struct kernel *k, struct task *t);
+
+/* ---- gil.c ---- */
+void gil_proc_init(struct kernel *k, struct proc *p); /* after p->vm and p->pid are set */
+bool gil_holds(struct kernel *k, const struct task *t);
+/* Takes the GIL for t if it is free (true), or blocks t waiting for it (false). */
+bool gil_ensure(struct kernel *k, struct task *t);
+bool gil_must_drop(struct kernel *k, const struct task *t);
+void gil_forced_drop(struct kernel *k, struct task *t);
+void gil_release_voluntary(struct kernel *k, struct task *t);
+void gil_py2_check(struct kernel *k, struct task *t);
+void gil_collect(struct kernel *k); /* counters into the trace at the end */
 
 /* ---- race.c: happens-before; every call is a no-op when the detector is off ---- */
 bool race_init(struct kernel *k);

@@ -25,6 +25,12 @@ void machine_defaults(struct machine *m)
 		.thread_cost = 30000,  /* 30 us, pthread_create + CPython's thread bootstrap */
 		.instr = 0,
 		.seed = 1,
+		.gil = GIL_NONE,
+		.breaker = BREAKER_CALLS_AND_BACK_EDGES,
+		.switch_interval = 5000000,  /* 5 ms, sys.getswitchinterval() */
+		.check_interval = 100,       /* sys.getcheckinterval() of Python 2 */
+		.tick = 30,                  /* Python 2 ran about 30 M bytecodes per second */
+		.gil_contention = 2000,      /* a futex wake and a lost race for the mutex */
 		.until = -1,
 		.max_time = 24LL * 3600 * 1000000000LL,
 		.max_events = 50000000,
@@ -121,6 +127,66 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 			t.thread_cost = d;
 		else
 			t.instr = d;
+	} else if (strcmp(key, "gil") == 0) {
+		if (strcmp(text, "none") == 0)
+			t.gil = GIL_NONE;
+		else if (strcmp(text, "py2") == 0)
+			t.gil = GIL_PY2;
+		else if (strcmp(text, "py3") == 0)
+			t.gil = GIL_PY3;
+		else {
+			snprintf(err, errsize, "gil: expected none, py2 or py3, found '%s'", text);
+			return -1;
+		}
+		t.python[0] = '\0';
+	} else if (strcmp(key, "eval-breaker") == 0 || strcmp(key, "eval_breaker") == 0) {
+		if (strcmp(text, "every-instruction") == 0)
+			t.breaker = BREAKER_EVERY_INSTRUCTION;
+		else if (strcmp(text, "calls-and-back-edges") == 0)
+			t.breaker = BREAKER_CALLS_AND_BACK_EDGES;
+		else {
+			snprintf(err, errsize,
+				 "eval-breaker: expected every-instruction or calls-and-back-edges, "
+				 "found '%s'", text);
+			return -1;
+		}
+	} else if (strcmp(key, "python") == 0) {
+		static const struct {
+			const char *v;
+			enum gil_model gil;
+			enum eval_breaker breaker;
+		} versions[] = {
+			{"2.7", GIL_PY2, BREAKER_EVERY_INSTRUCTION},
+			{"3.9", GIL_PY3, BREAKER_EVERY_INSTRUCTION},
+			{"3.11", GIL_PY3, BREAKER_CALLS_AND_BACK_EDGES},
+			{"3.13t", GIL_NONE, BREAKER_CALLS_AND_BACK_EDGES},
+		};
+		int found = -1;
+		for (int i = 0; i < 4; i++)
+			if (strcmp(text, versions[i].v) == 0)
+				found = i;
+		if (found < 0) {
+			snprintf(err, errsize,
+				 "python: unknown version '%s' (expected 2.7, 3.9, 3.11 or 3.13t)", text);
+			return -1;
+		}
+		t.gil = versions[found].gil;
+		t.breaker = versions[found].breaker;
+		snprintf(t.python, sizeof t.python, "%s", versions[found].v);
+	} else if (strcmp(key, "switch-interval") == 0 || strcmp(key, "switch_interval") == 0) {
+		if (parse_duration(text, &d) < 0 || d <= 0 || d > 3600000000000LL) {
+			snprintf(err, errsize,
+				 "switch-interval: expected a positive duration such as 5ms, found '%s'",
+				 text);
+			return -1;
+		}
+		t.switch_interval = d;
+	} else if (strcmp(key, "check-interval") == 0 || strcmp(key, "check_interval") == 0) {
+		if (parse_count(text, 1, 1000000000, &n) < 0) {
+			snprintf(err, errsize, "check-interval: expected 1 to 1000000000, found '%s'", text);
+			return -1;
+		}
+		t.check_interval = (int)n;
 	} else if (strcmp(key, "races") == 0) {
 		if (strcmp(text, "on") == 0 || strcmp(text, "True") == 0 || strcmp(text, "1") == 0)
 			t.races = true;
@@ -157,7 +223,8 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 	} else {
 		snprintf(err, errsize,
 			 "unknown machine setting '%s' (expected cores, policy, quantum, cs, fork, "
-			 "thread, instr, jitter, races or seed)",
+			 "thread, instr, jitter, races, gil, python, switch-interval, check-interval, "
+			 "eval-breaker or seed)",
 			 key);
 		return -1;
 	}

@@ -18,6 +18,17 @@ enum policy {
 	POLICY_COUNT
 };
 
+enum gil_model {
+	GIL_NONE, /* C programs, free-threaded Python (3.13t) */
+	GIL_PY2,  /* CPython 2: release and re-acquire every check interval, no hand-off */
+	GIL_PY3,  /* CPython >= 3.2: switch interval, drop request, forced switching */
+};
+
+enum eval_breaker {
+	BREAKER_EVERY_INSTRUCTION,   /* CPython <= 3.9 */
+	BREAKER_CALLS_AND_BACK_EDGES, /* CPython >= 3.10: function entry, calls, backward jumps */
+};
+
 struct machine {
 	int cores;
 	enum policy policy;
@@ -30,6 +41,14 @@ struct machine {
 	                      * from the run's seed: real CPUs never run two threads in lockstep */
 	uint64_t seed;
 	bool races;          /* run the race detector (also on when an expect line asks) */
+	enum gil_model gil;  /* per process; default none */
+	enum eval_breaker breaker;
+	int64_t switch_interval; /* py3: how long a waiter waits before asking for a drop */
+	int check_interval;  /* py2: instructions ("ticks") between releases */
+	int64_t tick;        /* py2: CPU time of one tick inside compute() */
+	int64_t gil_contention; /* py2: what a release costs the holder when a woken waiter
+	                         * runs on another core and fights for the GIL */
+	char python[8];      /* the version that set gil and breaker, "" if set separately */
 
 	/* limits of one run */
 	int64_t until;       /* stop at this simulated time (END_UNTIL); -1 = none */

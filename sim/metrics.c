@@ -371,6 +371,23 @@ void metrics_print_text(FILE *out, const struct trace *tr, const struct metrics 
 	fprintf(out, "Context switches: %" PRId64 "\n", m->context_switches);
 	fprintf(out, "Most threads running at once: %d\n", m->max_parallel);
 
+	for (int i = 0; i < tr->ngils; i++) {
+		const struct trace_gil *g = &tr->gils[i];
+		int pid = g->proc >= 0 && g->proc < tr->nprocs ? tr->procs[g->proc].pid : -1;
+		int64_t wait = 0;
+		for (int t = 0; t < tr->nthreads && t < m->nthreads; t++)
+			if (tr->threads[t].proc == g->proc)
+				wait += m->threads[t].state_ns[TS_GIL];
+		if (i == 0)
+			fprintf(out, "\nGIL (%s%s%s):\n", tr->gil_model, tr->python[0] ? ", Python " : "",
+				tr->python);
+		fprintf(out,
+			"  pid %d: %" PRId64 " holds, %" PRId64 " switches (%" PRId64
+			" forced), %" PRId64 " drop requests, %s waited for it in all\n",
+			pid, g->holds, g->switches, g->forced_switches, g->drop_requests,
+			metrics_format_ns(b[0], sizeof b[0], wait));
+	}
+
 	if (tr->races_checked) {
 		fprintf(out, "\nData races: %d\n", tr->nraces);
 		for (int i = 0; i < tr->nraces; i++) {
@@ -417,6 +434,41 @@ static void json_race_side(FILE *out, const struct trace *tr, int thread, bool w
 	metrics_json_string(out, thread >= 0 && thread < tr->nthreads
 					 ? trace_str(tr, tr->threads[thread].name) : "?");
 	fprintf(out, ", \"op\": \"%s\", \"line\": %d}", write ? "write" : "read", line);
+}
+
+/* null without a GIL, else {model, python, processes: [{pid, holds, switches, forced_switches,
+ * drop_requests, wait_ns: {thread: ns}}]} */
+static void json_gil(FILE *out, const struct trace *tr, const struct metrics *m)
+{
+	if (!tr->ngils) {
+		fputs("null", out);
+		return;
+	}
+	fputs("{\"model\": ", out);
+	metrics_json_string(out, tr->gil_model);
+	fputs(", \"python\": ", out);
+	metrics_json_string(out, tr->python);
+	fputs(", \"processes\": [", out);
+	for (int i = 0; i < tr->ngils; i++) {
+		const struct trace_gil *g = &tr->gils[i];
+		int pid = g->proc >= 0 && g->proc < tr->nprocs ? tr->procs[g->proc].pid : -1;
+		fprintf(out,
+			"%s{\"pid\": %d, \"holds\": %" PRId64 ", \"switches\": %" PRId64
+			", \"forced_switches\": %" PRId64 ", \"drop_requests\": %" PRId64
+			", \"wait_ns\": {",
+			i ? ", " : "", pid, g->holds, g->switches, g->forced_switches, g->drop_requests);
+		bool first = true;
+		for (int t = 0; t < tr->nthreads && t < m->nthreads; t++) {
+			if (tr->threads[t].proc != g->proc)
+				continue;
+			fputs(first ? "" : ", ", out);
+			first = false;
+			metrics_json_string(out, trace_str(tr, tr->threads[t].name));
+			fprintf(out, ": %" PRId64, m->threads[t].state_ns[TS_GIL]);
+		}
+		fputs("}}", out);
+	}
+	fputs("]}", out);
 }
 
 /* null when the detector did not run, else the list of races (one per variable) */
@@ -568,6 +620,8 @@ void metrics_print_json(FILE *out, const struct trace *tr, const struct metrics 
 	json_deadlock(out, tr);
 	fputs(",\n  \"races\": ", out);
 	json_races(out, tr);
+	fputs(",\n  \"gil\": ", out);
+	json_gil(out, tr, m);
 	fputs(",\n  \"expect\": [", out);
 	for (int i = 0; i < tr->nexpects; i++) {
 		const struct trace_expect *e = &tr->expects[i];

@@ -59,6 +59,10 @@ struct task {
 	int64_t burn_start;   /* when the current burn started */
 	int64_t slice_end;    /* when its slice runs out */
 	enum task_after after;
+	bool burning;         /* an EV_BURN is pending for it */
+	bool nogil;           /* its debt is compute_nogil() work: burnt without the GIL */
+	bool py2_retry;       /* woken by a py2 check to try for the GIL */
+	uint64_t gil_switch_seen; /* py3: the GIL's switch number when it began to wait */
 	int spawn;            /* AFTER_SPAWN: the task or process being created */
 	bool spawn_is_proc;
 	bool has_call;        /* `call` is pending (VM suspended in it) */

@@ -109,6 +109,7 @@ void trace_destroy(struct trace *tr)
 	free(tr->objects);
 	free(tr->cycle);
 	free(tr->races);
+	free(tr->gils);
 	free(tr);
 }
 
@@ -307,6 +308,18 @@ int trace_add_object(struct trace *tr, const char *name, const char *kind, int l
 	tr->objects = objs;
 	tr->objects[tr->nobjects] = (struct trace_object){.name = nm, .kind = kd, .line = line};
 	return tr->nobjects++;
+}
+
+int trace_add_gil(struct trace *tr, int proc, int64_t holds, int64_t switches,
+		  int64_t forced_switches, int64_t drop_requests)
+{
+	void *g = grow_int(tr->gils, &tr->capgils, tr->ngils, sizeof *tr->gils);
+	if (!g)
+		return -1;
+	tr->gils = g;
+	tr->gils[tr->ngils] = (struct trace_gil){proc, holds, switches, forced_switches,
+						 drop_requests};
+	return tr->ngils++;
 }
 
 int trace_add_race(struct trace *tr, const char *var, int thread_a, bool write_a, int line_a,

@@ -110,6 +110,12 @@ struct trace_race {
 	bool write_b;
 };
 
+/* The counters of one process's GIL. */
+struct trace_gil {
+	int proc;          /* process index */
+	int64_t holds, switches, forced_switches, drop_requests;
+};
+
 struct trace_var {
 	uint32_t name;     /* string id */
 	uint32_t repr;     /* string id: the value as Python's repr() would print it */
@@ -150,6 +156,11 @@ struct trace {
 	char deadlock_kind[16];
 	struct trace_wait_edge *cycle;
 	int ncycle;
+
+	struct trace_gil *gils;     /* one per process with a GIL */
+	int ngils, capgils;
+	char gil_model[8];          /* "none", "py2", "py3" */
+	char python[8];             /* the Python version that set it, or "" */
 
 	bool races_checked;         /* the race detector ran (races is meaningful) */
 	struct trace_race *races;
@@ -193,6 +204,8 @@ int trace_emit(struct trace *tr, const struct trace_rec *rec);
 
 int trace_add_var(struct trace *tr, const char *name, const char *repr);
 int trace_add_object(struct trace *tr, const char *name, const char *kind, int line);
+int trace_add_gil(struct trace *tr, int proc, int64_t holds, int64_t switches,
+		  int64_t forced_switches, int64_t drop_requests);
 int trace_add_race(struct trace *tr, const char *var, int thread_a, bool write_a, int line_a,
 		   int thread_b, bool write_b, int line_b);
 /* Records a deadlock cycle (copied). Returns 0, or -1 when out of memory. */

@@ -66,6 +66,11 @@ const struct vm_builtin vm_builtins[BI_COUNT] = {
 	[BI_EVENT] = {"Event", 0, 0, "", false, SYS_NEW},
 	[BI_BARRIER] = {"Barrier", 1, 1, "timeout", false, SYS_NEW},
 	[BI_LOCAL] = {"local", 0, 0, "", false, SYS_NEW},
+	[BI_COMPUTE_NOGIL] = {"compute_nogil", 1, 1, "", true, SYS_COMPUTE_NOGIL},
+	[BI_SETSWITCH] = {"setswitchinterval", 1, 1, "", false, SYS_GILCTL},
+	[BI_GETSWITCH] = {"getswitchinterval", 0, 0, "", false, SYS_GILCTL},
+	[BI_SETCHECK] = {"setcheckinterval", 1, 1, "", false, SYS_GILCTL},
+	[BI_GETCHECK] = {"getcheckinterval", 0, 0, "", false, SYS_GILCTL},
 };
 
 const char *const vm_module_names[M_COUNT] = {
@@ -99,6 +104,8 @@ static const struct {
 	{M_MULTIPROCESSING, "BoundedSemaphore", BI_BSEMAPHORE},
 	{M_MULTIPROCESSING, "Condition", BI_CONDITION}, {M_MULTIPROCESSING, "Event", BI_EVENT},
 	{M_MULTIPROCESSING, "Barrier", BI_BARRIER},
+	{M_SYS, "setswitchinterval", BI_SETSWITCH}, {M_SYS, "getswitchinterval", BI_GETSWITCH},
+	{M_SYS, "setcheckinterval", BI_SETCHECK}, {M_SYS, "getcheckinterval", BI_GETCHECK},
 };
 
 bool vm_module_attr(int module, const char *attr, struct value *out)
@@ -274,6 +281,8 @@ struct vm_proc {
 	bool shared;
 	struct vm_memo *fork_memo; /* from vm_proc_fork to vm_thread_fork: keeps aliasing */
 	vm_access_fn access;       /* told of every read and write of a global, or NULL */
+	int breaker;               /* where the eval breaker is checked: 0 (no GIL), 1 before
+	                            * every instruction, 2 at calls and backward jumps */
 	void *access_ctx;
 };
 
@@ -359,6 +368,11 @@ void vm_proc_destroy(struct vm_proc *p)
 	free(p->defaults);
 	free(p->globals);
 	free(p);
+}
+
+void vm_proc_set_breaker(struct vm_proc *p, int mode)
+{
+	p->breaker = mode;
 }
 
 void vm_proc_set_access_hook(struct vm_proc *p, vm_access_fn fn, void *ctx)
@@ -1213,6 +1227,7 @@ static int builtin(struct vm_thread *t, int bid, const struct value *args, int a
 		return 0;
 	}
 	case BI_COMPUTE:
+	case BI_COMPUTE_NOGIL:
 	case BI_IO:
 	case BI_SLEEP:
 		if (!seconds_to_dur(vm_builtins[bid].name, a, &d, e))
@@ -1754,11 +1769,20 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 		}                                                                               \
 	} while (0)
 
+	/* the eval breaker: with a GIL, the thread stops at a check point once its cost has
+	 * reached the horizon, so a drop request set meanwhile is seen where CPython sees it */
+	const bool every = P->breaker == 1, calls = P->breaker == 2;
+#define BREAKER_DUE() (cost0 + (executed - 1) * icost >= t->horizon)
 	LOAD();
 	for (;;) {
 		uint32_t w = *ip++;
 		int32_t arg = INS_ARG(w);
 		executed++;
+		if (every && executed > 1 && BREAKER_DUE()) {
+			ip--;
+			executed--;
+			goto yield;
+		}
 		switch ((enum vm_opcode)INS_OP(w)) {
 		case OP_NOP:
 			break;
@@ -1924,7 +1948,7 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 			break;
 		case OP_LOOP:
 			ip = code->ins + arg;
-			if (executed >= VM_SLICE)
+			if (executed >= VM_SLICE || (calls && BREAKER_DUE()))
 				goto yield;
 			break;
 		case OP_JUMP_IF_FALSE:
@@ -2160,7 +2184,7 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 					}
 				t->sp = base + fc->nlocals;
 				LOAD();
-				if (executed >= VM_SLICE)
+				if (executed >= VM_SLICE || (calls && BREAKER_DUE()))
 					goto yield;
 				break;
 			}
@@ -2350,6 +2374,7 @@ error:
 	return VM_ERROR;
 #undef LOAD
 #undef SAVE
+#undef BREAKER_DUE
 #undef RAISE
 #undef SHARED_GATE
 }

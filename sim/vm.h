@@ -67,6 +67,9 @@ enum vm_sys {
 	SYS_PRINT,         /* argv[0]: the line to print (a str, sep/end already applied, no '\n') */
 	SYS_COMPUTE,       /* argv[0]: V_DUR of CPU work */
 	SYS_IO,            /* argv[0]: V_DUR of blocking I/O */
+	SYS_COMPUTE_NOGIL, /* argv[0]: V_DUR of CPU work in C code that releases the GIL */
+	SYS_GILCTL,        /* sys.setswitchinterval(s), sys.getswitchinterval(),
+	                    * sys.getcheckinterval(): name = the function */
 	SYS_SLEEP,         /* argv[0]: V_DUR (time.sleep) */
 	SYS_FORK,          /* os.fork(): the kernel returns 0 in the child, the child's pid in the
 	                    * parent (see vm_thread_fork) */
@@ -152,6 +155,12 @@ void vm_proc_destroy(struct vm_proc *p); /* NULL is safe; threads must be destro
  * VM_YIELD before touching a global while *cost > 0, so shared accesses happen in
  * simulated-time order. */
 void vm_proc_set_shared(struct vm_proc *p, bool shared);
+
+/* Where a thread of p checks CPython's eval breaker: 0 never (no GIL), 1 before every
+ * instruction (CPython <= 3.9), 2 at function entry and backward jumps (>= 3.10). At a check,
+ * once the thread's cost has reached its horizon (below), vm_run returns VM_YIELD so the
+ * kernel can act on a GIL drop request. */
+void vm_proc_set_breaker(struct vm_proc *p, int mode);
 
 /* Lookahead for a shared process: t may touch globals as long as the instruction cost it has
  * added in this vm_run (plus the *cost it was given) stays below `cost` (at least 1, the

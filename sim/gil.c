@@ -58,6 +58,12 @@ static void gil_record(struct kernel *k, struct gil *g, uint32_t reason)
 					.reason = reason});
 }
 
+bool gil_drop_pending(struct kernel *k, const struct task *t)
+{
+	struct gil *g = gil_of(k, t);
+	return g && g->drop_request && g->holder == t->id;
+}
+
 bool gil_holds(struct kernel *k, const struct task *t)
 {
 	struct gil *g = gil_of(k, t);
@@ -177,7 +183,7 @@ bool gil_must_drop(struct kernel *k, const struct task *t)
 {
 	struct gil *g = gil_of(k, t);
 	return g && g->model == GIL_PY3 && g->drop_request && g->holder == t->id &&
-	       g->waiters.head >= 0;
+	       g->waiters.head >= 0 && t->droppable;
 }
 
 void gil_forced_drop(struct kernel *k, struct task *t)

@@ -1008,6 +1008,7 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 	case SYS_COMPUTE:
 		t->debt += dur_arg(c);
 		t->after = AFTER_EXEC;
+		t->droppable = true; /* compute() is Python code: its loops check the breaker */
 		kern_answer(t, vm_none());
 		return t->debt > 0 ? SR_BURN : SR_CONTINUE;
 	case SYS_COMPUTE_NOGIL:
@@ -1122,8 +1123,10 @@ static void task_exec_inner(struct kernel *k, struct task *t);
  * variables: the time before the next event of any kind, its slice end or a run limit,
  * shrunk by the most jitter can stretch it. No other thread can act in that time, so what
  * the task reads and writes there is what it would read and write event by event. */
-static int64_t horizon(const struct kernel *k, const struct task *t)
+static int64_t horizon(struct kernel *k, const struct task *t)
 {
+	if (gil_drop_pending(k, t))
+		return 1; /* asked to drop the GIL: stop at the very next check point */
 	int64_t now = k->q.now + t->debt, end = t->slice_end;
 	const struct event *next = event_peek(&k->q);
 	if (next && next->t < end)
@@ -1172,9 +1175,11 @@ static void task_exec_inner(struct kernel *k, struct task *t)
 			}
 		}
 		int64_t cost = 0;
-		if (k->procs[t->proc]->live > 1)
-			vm_thread_set_horizon(t->vm, horizon(k, t));
+		/* alone in its process nobody can touch its globals or ask for its GIL */
+		vm_thread_set_horizon(t->vm, k->procs[t->proc]->live > 1 ? horizon(k, t)
+									   : INT64_MAX / 2);
 		enum vm_status st = vm_run(t->vm, &t->call, &cost);
+		t->droppable = st == VM_SYSCALL || (st == VM_YIELD && vm_thread_at_breaker(t->vm));
 		if (st == VM_SYSCALL) {
 			t->has_call = true;
 			t->line = t->call.line;

@@ -177,6 +177,8 @@ bool gil_holds(struct kernel *k, const struct task *t);
 /* Takes the GIL for t if it is free (true), or blocks t waiting for it (false). */
 bool gil_ensure(struct kernel *k, struct task *t);
 bool gil_must_drop(struct kernel *k, const struct task *t);
+/* A drop request waits for t (it holds the GIL): it must stop at its next check point. */
+bool gil_drop_pending(struct kernel *k, const struct task *t);
 void gil_forced_drop(struct kernel *k, struct task *t);
 void gil_release_voluntary(struct kernel *k, struct task *t);
 void gil_py2_check(struct kernel *k, struct task *t);

@@ -60,6 +60,8 @@ struct task {
 	int64_t slice_end;    /* when its slice runs out */
 	enum task_after after;
 	bool burning;         /* an EV_BURN is pending for it */
+	bool droppable;       /* it stopped where CPython may drop the GIL (an eval-breaker
+	                       * check, a call, or inside compute()) */
 	bool nogil;           /* its debt is compute_nogil() work: burnt without the GIL */
 	bool py2_retry;       /* woken by a py2 check to try for the GIL */
 	uint64_t gil_switch_seen; /* py3: the GIL's switch number when it began to wait */

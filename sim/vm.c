@@ -414,6 +414,7 @@ enum tstatus { T_READY, T_WAIT, T_RAISED, T_FAILED, T_EXIT, T_ERROR };
 struct vm_thread {
 	struct vm_proc *proc;
 	void *user;      /* the caller's (the kernel's task) */
+	bool at_breaker; /* the last VM_YIELD stopped at an eval-breaker check point */
 	int64_t horizon; /* shared globals may be touched while the cost stays below this */
 	struct value *stack;
 	int sp, cap;
@@ -631,6 +632,11 @@ const struct diag *vm_thread_error(const struct vm_thread *t)
 {
 	static const struct diag none;
 	return t->err ? t->err : &none;
+}
+
+bool vm_thread_at_breaker(const struct vm_thread *t)
+{
+	return t->at_breaker;
 }
 
 void vm_thread_set_user(struct vm_thread *t, void *user)
@@ -1765,6 +1771,7 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 		if (P->shared && cost0 + (executed - 1) * icost >= t->horizon) {                \
 			ip--;                                                                   \
 			executed--;                                                             \
+			t->at_breaker = every; /* mid-statement unless every instruction checks */ \
 			goto yield;                                                             \
 		}                                                                               \
 	} while (0)
@@ -1781,6 +1788,7 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 		if (every && executed > 1 && BREAKER_DUE()) {
 			ip--;
 			executed--;
+			t->at_breaker = true;
 			goto yield;
 		}
 		switch ((enum vm_opcode)INS_OP(w)) {
@@ -1948,8 +1956,10 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 			break;
 		case OP_LOOP:
 			ip = code->ins + arg;
-			if (executed >= VM_SLICE || (calls && BREAKER_DUE()))
+			if (executed >= VM_SLICE || (calls && BREAKER_DUE())) {
+				t->at_breaker = true;
 				goto yield;
+			}
 			break;
 		case OP_JUMP_IF_FALSE:
 		case OP_JUMP_IF_TRUE: {
@@ -2184,8 +2194,10 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 					}
 				t->sp = base + fc->nlocals;
 				LOAD();
-				if (executed >= VM_SLICE || (calls && BREAKER_DUE()))
+				if (executed >= VM_SLICE || (calls && BREAKER_DUE())) {
+					t->at_breaker = true;
 					goto yield;
+				}
 				break;
 			}
 			if (fs->type == V_BUILTIN) {

@@ -162,6 +162,10 @@ void vm_proc_set_shared(struct vm_proc *p, bool shared);
  * kernel can act on a GIL drop request. */
 void vm_proc_set_breaker(struct vm_proc *p, int mode);
 
+/* Whether the last VM_YIELD stopped at an eval-breaker check point (where CPython may drop
+ * the GIL), rather than in the middle of a statement before a shared global. */
+bool vm_thread_at_breaker(const struct vm_thread *t);
+
 /* Lookahead for a shared process: t may touch globals as long as the instruction cost it has
  * added in this vm_run (plus the *cost it was given) stays below `cost` (at least 1, the
  * default: stop before any global once time must pass). The kernel sets it to the time left

@@ -15,7 +15,8 @@
 	X(vm) \
 	X(kernel) \
 	X(golden) \
-	X(sync)
+	X(sync) \
+	X(gil)
 
 #define DECLARE_SUITE(name) Suite *name##_suite(void);
 SUITES(DECLARE_SUITE)

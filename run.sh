@@ -30,10 +30,16 @@ setup_build build
 ninja -C build
 cd "$caller"
 
-# TODO(window): when $DISPLAY is set, open the scenario in the SDL window here
-# (`build/cli/timeslice view ...`) once viz/ and `timeslice view` exist. Until then
-# run.sh always runs headless.
 if [ $# -eq 0 ] || [ "${1#-}" != "$1" ]; then
 	set -- time-slicing "$@"
 fi
-exec "$root/build/cli/timeslice" run "$@"
+# With a display and the window built, open the scenario in the window; otherwise, or when
+# the window cannot open (status 1), run it headless.
+exe=$root/build/cli/timeslice
+if [ -n "${DISPLAY:-}" ] && "$exe" view --window-built; then
+	status=0
+	"$exe" view "$@" || status=$?
+	[ "$status" -ne 1 ] && exit "$status"
+	echo "run.sh: the window did not open; running headless instead" >&2
+fi
+exec "$exe" run "$@"

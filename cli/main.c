@@ -13,7 +13,11 @@
 #include "kernel.h"
 #include "machine.h"
 #include "metrics.h"
+#include "scenario.h"
 #include "trace.h"
+#include "view.h"
+#include "real_cmd.h"
+#include "sweep.h"
 #include "vm.h"
 
 #ifndef TIMESLICE_VERSION
@@ -39,11 +43,20 @@ static const char usage_text[] =
 	"  list              the bundled scenarios, one line each with its claim\n"
 	"  test [SCENARIO...] run scenarios (all bundled ones by default) and check their\n"
 	"                    `expect` lines; ends with `N passed, N failed`\n"
+	"  view SCENARIO|TRACE.json    open the timeline in a window (`timeslice view -h`)\n"
+	"  render SCENARIO|TRACE.json -o OUT.png   draw the timeline into a PNG file\n"
+	"  real SCENARIO     run it for real on this machine (fork, pthreads; `timeslice real -h`)\n"
+	"  compare SCENARIO  simulated beside real, per metric (`timeslice compare -h`)\n"
+	"  sweep SCENARIO --cores 1,2,4 --policy rr,fair ...   every combination of machine\n"
+	"                    settings, in parallel, in one table (`timeslice sweep -h`)\n"
 	"\n"
 	"Options of run and test:\n"
 	"  --cores N         cores of the simulated machine (1 to 1024)\n"
-	"  --policy P        scheduling policy: fifo or rr\n"
-	"  --quantum D       round-robin time slice, e.g. 10ms\n"
+	"  --policy P        scheduling policy: fifo, rr, prio, mlfq or fair\n"
+	"  --quantum D       round-robin time slice (rr, prio), e.g. 10ms\n"
+	"  --runqueues R     global (one queue) or percore (balancing, migration, affinity)\n"
+	"  --migration D     CPU a task pays when it moves to another core (default 50us)\n"
+	"  --mlfq-levels N, --mlfq-quantum D, --mlfq-allotment D, --mlfq-boost D   MLFQ knobs\n"
 	"  --seed N          seed of the run's random numbers\n"
 	"  --until D         stop the simulation at simulated time D\n"
 	"  --max-events N    stop after N events (default 50000000)\n"
@@ -75,65 +88,6 @@ struct options {
 	const char *names[256];
 	int nnames;
 };
-
-/* A loaded scenario: its source, tree and program. */
-struct scenario {
-	struct source *src;
-	struct ast_program *ast;
-	struct vm_program *prog;
-	const char *id; /* the bundled id, or NULL */
-};
-
-static void scenario_free(struct scenario *s)
-{
-	vm_program_destroy(s->prog);
-	ast_program_destroy(s->ast);
-	source_destroy(s->src);
-	memset(s, 0, sizeof *s);
-}
-
-/* Loads a file, or a bundled scenario by id. Returns 0, or -1 after printing the diagnostic. */
-static int scenario_load(const char *name, struct scenario *s)
-{
-	struct diag d;
-	memset(s, 0, sizeof *s);
-	const struct bundled_scenario *b = NULL;
-	if (access(name, F_OK) != 0)
-		b = bundled_find(name);
-	if (b) {
-		char path[300];
-		snprintf(path, sizeof path, "scenarios/%s.slice", b->id);
-		s->src = source_from_memory(path, b->text, strlen(b->text));
-		s->id = b->id;
-		if (!s->src) {
-			fprintf(stderr, "timeslice: out of memory\n");
-			return -1;
-		}
-	} else {
-		s->src = source_read_file(name, &d);
-		if (!s->src) {
-			if (errno == ENOENT || access(name, F_OK) != 0)
-				snprintf(d.msg, sizeof d.msg,
-					 "no such file, and no bundled scenario of that name "
-					 "(`timeslice list` shows them)");
-			diag_print(&d, stderr);
-			return -1;
-		}
-	}
-	s->ast = ast_parse(s->src, &d);
-	if (!s->ast) {
-		diag_print(&d, stderr);
-		scenario_free(s);
-		return -1;
-	}
-	s->prog = vm_compile(s->ast, &d);
-	if (!s->prog) {
-		diag_print(&d, stderr);
-		scenario_free(s);
-		return -1;
-	}
-	return 0;
-}
 
 /* The machine for one scenario: defaults, its machine lines, its # run: lines, the flags. */
 static int machine_for(const struct options *o, const struct scenario *s, struct machine *m)
@@ -394,7 +348,9 @@ static int parse_options(int argc, char **argv, int first, struct options *o)
 		static const char *const machine_flags[] = {"cores", "policy", "quantum", "seed",
 							   "until", "max-events", "gil", "python",
 							   "switch-interval", "eval-breaker",
-							   "check-interval"};
+							   "check-interval", "runqueues", "migration",
+							   "balance", "mlfq-levels", "mlfq-quantum",
+							   "mlfq-allotment", "mlfq-boost"};
 		static const char *const other_flags[] = {"trace", "width", "color"};
 		bool is_machine = false, is_other = false;
 		for (size_t k = 0; k < sizeof machine_flags / sizeof *machine_flags; k++)
@@ -465,6 +421,16 @@ int main(int argc, char **argv)
 		printf("timeslice %s\n", TIMESLICE_VERSION);
 		return EXIT_OK;
 	}
+	if (strcmp(cmd, "view") == 0)
+		return cmd_view(argc, argv);
+	if (strcmp(cmd, "real") == 0)
+		return cmd_real(argc, argv);
+	if (strcmp(cmd, "compare") == 0)
+		return cmd_compare(argc, argv);
+	if (strcmp(cmd, "render") == 0)
+		return cmd_render(argc, argv);
+	if (strcmp(cmd, "sweep") == 0)
+		return cmd_sweep(argc, argv);
 	static struct options o;
 	machine_defaults(&o.m);
 	o.color = -1;

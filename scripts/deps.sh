@@ -22,7 +22,7 @@ usage() {
 pkgs_for() {
 	case "$1" in
 	build) echo gcc meson ninja-build pkg-config check libcjson-dev ;;
-	gui) echo libsdl2-dev libsdl2-ttf-dev libsdl2-image-dev fonts-dejavu-core fontconfig ;;
+	gui) echo libsdl2-dev libsdl2-ttf-dev libsdl2-image-dev libfontconfig-dev fonts-dejavu-core fonts-wqy-microhei fontconfig ;;
 	dev) echo valgrind clang libclang-rt-14-dev xvfb ;;
 	-h | --help) usage ;;
 	*)

@@ -56,6 +56,9 @@ enum ast_kind {
 	AST_EXPECT,    /* expect a : a = the expression (may be AST_APPROX or a bare NAME such
 	                * as `deadlock`); str = the source text after `expect`, trimmed */
 
+	AST_SLICE,     /* start:stop:step inside a subscript (only as AST_INDEX.b): a, b, c, each
+	                * NULL when left out */
+
 	AST_KIND_COUNT
 };
 

@@ -157,7 +157,7 @@ static int effect(const struct comp *c, int op, int arg)
 		return 1 - arg;
 	case OP_UNPACK:
 		return arg - 1;
-	case OP_STORE_INDEX:
+	case OP_STORE_INDEX: case OP_SLICE:
 		return -3;
 	case OP_SETATTR: case OP_APPROX:
 		return -2;
@@ -867,6 +867,18 @@ static void expr(struct comp *c, const struct ast_node *n)
 	}
 	case AST_INDEX:
 		expr(c, n->a);
+		if (n->b->kind == AST_SLICE) { /* obj[start:stop:step], None where left out */
+			const struct ast_node *parts[3] = {n->b->a, n->b->b, n->b->c};
+			for (int i = 0; i < 3; i++) {
+				if (parts[i])
+					expr(c, parts[i]);
+				else
+					emit_const(c, vm_none());
+			}
+			at(c, n);
+			emit(c, OP_SLICE, 0);
+			break;
+		}
 		expr(c, n->b);
 		at(c, n);
 		emit(c, OP_INDEX, 0);
@@ -971,6 +983,11 @@ static void store(struct comp *c, const struct ast_node *t)
 		emit(c, OP_SETATTR, add_str_const(c, t->str, strlen(t->str)));
 		break;
 	case AST_INDEX:
+		if (t->b->kind == AST_SLICE) {
+			cerr(c, t->b->line, t->b->col,
+			     "assigning to a slice is not part of the scenario language yet");
+			break;
+		}
 		expr(c, t->a);
 		expr(c, t->b);
 		at(c, t);
@@ -1450,6 +1467,7 @@ struct vm_program *vm_compile(const struct ast_program *ast, struct diag *err)
 	free(c.locals.v);
 	free(c.gdecl.v);
 	free(c.loops);
+	free(c.withs);
 	if (c.failed) {
 		vm_program_destroy(prog);
 		return NULL;

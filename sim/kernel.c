@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "kernel_internal.h"
+#include "sched_common.h"
 
 /* ---- trace helpers ---- */
 
@@ -138,6 +139,7 @@ static struct task *task_new(struct kernel *k, int proc)
 	t->joiners = (struct waitq){-1, -1};
 	t->wait_obj = -1;
 	t->handoff_answer = true;
+	t->pool = t->pool_origin = t->job = -1;
 	t->wq_prev = t->wq_next = -1;
 	t->target = vm_none();
 	t->wake_value = vm_none();
@@ -249,7 +251,7 @@ static void run_on(struct kernel *k, int c, struct task *t)
 	core->last = t->id;
 	core->switching = false;
 	t->core = c;
-	int64_t slice = k->cls->slice(k->rq, t);
+	int64_t slice = sched_start(k, c, t);
 	t->slice_end = slice == INT64_MAX || k->q.now > INT64_MAX - slice ? INT64_MAX : k->q.now + slice;
 	set_core(k, c, CS_RUN, t->id, 0);
 	if (!k->picked_reason[c])
@@ -297,7 +299,7 @@ static void schedule(struct kernel *k, int c)
 	struct core *core = &k->cores[c];
 	if (k->stopped || core->cur >= 0)
 		return;
-	struct task *next = k->cls->pick_next(k->rq, c);
+	struct task *next = sched_pick(k, c);
 	if (!next) {
 		set_core(k, c, CS_IDLE, -1, 0);
 		return;
@@ -319,19 +321,23 @@ void kern_make_ready(struct kernel *k, struct task *t, int flags, uint32_t reaso
 {
 	set_state(k, t, TS_READY, reason);
 	t->enqueued_at = k->q.now;
-	k->cls->enqueue(k->rq, t, flags);
-	/* the lowest-numbered idle core that is not already about to pick */
-	for (int c = 0; c < k->m->cores; c++)
-		if (k->cores[c].cur < 0 && !k->cores[c].resched) {
-			resched(k, c);
-			return;
-		}
+	/* queued; the idle core to pick it (the lowest-numbered one, with a global queue) */
+	int c = sched_enqueue(k, t, flags);
+	if (c >= 0)
+		resched(k, c);
+}
+
+void kern_resched_idle(struct kernel *k, int c)
+{
+	if (k->cores[c].cur < 0 && !k->cores[c].resched)
+		resched(k, c);
 }
 
 /* The running task leaves its core (blocked, done or preempted); the core picks again. */
 static void leave_core(struct kernel *k, struct task *t)
 {
 	int c = t->core;
+	sched_leave(k, t);
 	t->core = -1;
 	t->last_ran = k->q.now;
 	if (c >= 0)
@@ -348,11 +354,12 @@ static void preempt(struct kernel *k, struct task *t)
 	int line = t->vm ? vm_thread_line(t->vm) : 0;
 	if (line > 0)
 		t->line = line;
-	set_state(k, t, TS_READY, k->preempt_reason);
+	uint32_t why = sched_preempted(k, t); /* 0: the quantum above */
+	set_state(k, t, TS_READY, why ? why : k->preempt_reason);
 	t->core = -1;
 	t->last_ran = k->q.now;
 	t->enqueued_at = k->q.now;
-	k->cls->enqueue(k->rq, t, ENQ_PREEMPTED);
+	sched_requeue(k, t, c);
 	resched(k, c);
 }
 
@@ -432,6 +439,7 @@ void kern_wake(struct kernel *k, struct task *t, struct value answer, struct tas
 	t->gen++; /* its timer, if any, is now stale */
 	t->wait_obj = -1;
 	t->timeout_hook = NULL;
+	t->timeout_raise = NULL;
 	if (t->has_call) {
 		vm_return(t->vm, answer);
 		t->has_call = false;
@@ -460,8 +468,7 @@ static void task_done(struct kernel *k, struct task *t, uint32_t reason)
 		return;
 	bool was_running = t->state == TS_RUNNING;
 	gil_release_voluntary(k, t);
-	if (t->on_rq)
-		k->cls->dequeue(k->rq, t);
+	sched_dequeue(k, t);
 	kern_waitq_remove(k, t);
 	t->gen++;
 	set_state(k, t, TS_DONE, reason);
@@ -475,6 +482,8 @@ static void task_done(struct kernel *k, struct task *t, uint32_t reason)
 	k->live--;
 	k->last_exit = k->q.now;
 	vm_proc_set_shared(p->vm, p->live > 1);
+	if (t->pool_origin >= 0)
+		ipc_worker_exited(k, t);
 	struct waitq *joiners = &t->joiners;
 	for (int w = joiners->head; w >= 0; w = k->tasks[w]->wq_next)
 		race_join(k, k->tasks[w], t);
@@ -495,7 +504,7 @@ static void task_done(struct kernel *k, struct task *t, uint32_t reason)
  * atexit hook) non-daemon child processes. Returns a description, or NULL if nothing. */
 static const char *exit_waits_for(struct kernel *k, struct proc *p, char *buf, size_t size)
 {
-	if (p->live_nondaemon == 0 && p->live_children == 0)
+	if (p->live_nondaemon == 0 && p->live_children == 0 && p->feeder_bytes <= 0)
 		return NULL;
 	for (int i = 0; i < k->ntasks; i++) {
 		struct task *o = k->tasks[i];
@@ -513,6 +522,8 @@ static const char *exit_waits_for(struct kernel *k, struct proc *p, char *buf, s
 			return buf;
 		}
 	}
+	if (p->feeder_bytes > 0 && ipc_unflushed(k, p, buf, size) > 0)
+		return buf;
 	return NULL;
 }
 
@@ -534,7 +545,7 @@ static void proc_try_exit(struct kernel *k, struct proc *p)
 	struct task *main = k->tasks[p->main_task];
 	if (!main->exiting)
 		return;
-	if (p->live_nondaemon > 0 || p->live_children > 0) {
+	if (p->live_nondaemon > 0 || p->live_children > 0 || p->feeder_bytes > 0) {
 		char buf[256];
 		if (main->state == TS_RUNNING && exit_waits_for(k, p, buf, sizeof buf))
 			kern_block(k, main, TS_JOIN, -1, kern_reason(k, "%s", buf));
@@ -590,6 +601,9 @@ static void kill_process(struct kernel *k, struct proc *p, int exitcode, const c
 /* The thread's code has finished (normally or by an exception). */
 static void task_finish(struct kernel *k, struct task *t, bool error)
 {
+	/* a pool worker's call returned: it takes the next task, or waits for one */
+	if (t->pool >= 0 && ipc_worker_done(k, t, error))
+		return;
 	struct proc *p = k->procs[t->proc];
 	if (error && t->is_main)
 		p->exitcode = 1;
@@ -606,6 +620,87 @@ static void task_finish(struct kernel *k, struct task *t, bool error)
 	if (!k->finished_reason)
 		k->finished_reason = kern_reason(k, "its function returned");
 	task_done(k, t, error ? kern_reason(k, "ended by an uncaught exception") : k->finished_reason);
+}
+
+void kern_proc_may_exit(struct kernel *k, struct proc *p)
+{
+	proc_try_exit(k, p);
+}
+
+int kern_spawn_worker(struct kernel *k, struct task *creator, int pool, bool thread, int index,
+		      struct waitq *idle)
+{
+	struct proc *cur = k->procs[creator->proc];
+	struct task *w;
+	if (thread) {
+		if (!(w = task_new(k, cur->id)))
+			return -1;
+		cur->nthreads_named++;
+		snprintf(w->name, sizeof w->name, "Thread-%d", cur->nthreads_named);
+		w->daemon = true;
+	} else {
+		struct proc *np = proc_new(k, cur->id);
+		if (!np)
+			return -1;
+		snprintf(np->name, sizeof np->name, "ForkPoolWorker-%d", index);
+		np->via_process = true;
+		np->daemon = true; /* terminated when its parent exits, as CPython's pool workers */
+		if (proc_register(k, np) < 0 || !(w = task_new(k, np->id)))
+			return -1;
+		np->vm = vm_proc_fork(cur->vm, k->m->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)np->pid);
+		if (!np->vm)
+			return -1;
+		if (k->race)
+			vm_proc_set_access_hook(np->vm, race_access, k);
+		w->is_main = true;
+		np->main_task = w->id;
+		snprintf(w->name, sizeof w->name, "MainThread");
+		gil_proc_init(k, np);
+	}
+	if (task_register(k, w) < 0)
+		return -1;
+	w->pool = w->pool_origin = pool;
+	w->job = -1;
+	w->line = creator->line;
+	set_state(k, w, TS_NEW, kern_reason(k, "pool worker started by %s at line %d", creator->name,
+					    creator->line));
+	kern_waitq_add(k, idle, w);
+	w->wait_obj = -1;
+	set_state(k, w, TS_WAIT, kern_reason(k, "an idle pool worker waits for a task"));
+	return w->id;
+}
+
+bool kern_worker_start(struct kernel *k, struct task *w, struct value fn, struct value args,
+		       bool thread)
+{
+	int n = vm_seq_len(args);
+	struct value argv[VM_MAX_ARGS];
+	if (n < 0 || n > VM_MAX_ARGS)
+		n = 0;
+	for (int i = 0; i < n; i++) {
+		argv[i] = vm_seq_item(args, i);
+		vm_ref(argv[i]);
+	}
+	vm_ref(fn);
+	vm_thread_destroy(w->vm);
+	w->vm = vm_thread_create_call(k->procs[w->proc]->vm, fn, n, argv);
+	if (!w->vm)
+		return false;
+	vm_thread_set_user(w->vm, w);
+	w->has_call = false;
+	(void)thread;
+	return true;
+}
+
+void kern_kill_worker(struct kernel *k, struct task *w, bool thread)
+{
+	w->pool = -1;
+	if (w->state == TS_DONE)
+		return;
+	if (thread)
+		task_done(k, w, kern_reason(k, "the pool was terminated"));
+	else
+		kill_process(k, k->procs[w->proc], -15, "the pool was terminated (SIGTERM)");
 }
 
 /* ---- system calls ---- */
@@ -678,7 +773,8 @@ static enum sys_result sys_new(struct kernel *k, struct task *t, bool is_proc)
 {
 	const struct vm_call *c = &t->call;
 	const char *what = is_proc ? "Process" : "Thread";
-	static const char *const known[] = {"target", "args", "name", "daemon", "kwargs", "group"};
+	static const char *const known[] = {"target", "args", "name", "daemon", "kwargs", "group",
+					    "priority", "nice", "cpus"};
 	for (int i = 0; i < c->kwc; i++) {
 		bool ok = false;
 		for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
@@ -704,6 +800,9 @@ static enum sys_result sys_new(struct kernel *k, struct task *t, bool is_proc)
 		return kern_raise(k, t, "TypeError", "%s() takes at most %d args", what, VM_MAX_ARGS);
 	if (name && name->type != V_STR && name->type != V_NONE)
 		return kern_raise(k, t, "TypeError", "%s() name= must be a string", what);
+	struct sched_params sp; /* priority=, nice=, cpus= over the creator's */
+	if (!sched_params_from_call(k, t, c, what, &sp))
+		return SR_RAISED;
 
 	struct proc *cur = k->procs[t->proc];
 	struct value *dst_target, *dst_args;
@@ -722,6 +821,7 @@ static enum sys_result sys_new(struct kernel *k, struct task *t, bool is_proc)
 			snprintf(np->name, sizeof np->name, "%.40s:%d", cur->name, cur->nchildren);
 		np->via_process = true;
 		np->daemon = daemon && vm_truthy(*daemon);
+		np->sp = sp;
 		dst_target = &np->target;
 		dst_args = np->args;
 		dst_n = &np->nargs;
@@ -736,6 +836,7 @@ static enum sys_result sys_new(struct kernel *k, struct task *t, bool is_proc)
 		else
 			snprintf(nt->name, sizeof nt->name, "Thread-%d", cur->nthreads_named);
 		nt->daemon = daemon ? vm_truthy(*daemon) : k->tasks[t->id]->daemon;
+		nt->se.p = sp;
 		dst_target = &nt->target;
 		dst_args = nt->args;
 		dst_n = &nt->nargs;
@@ -766,6 +867,7 @@ static enum sys_result spawn_begin(struct kernel *k, struct task *t, bool is_pro
 		child->daemon = false;
 		snprintf(child->name, sizeof child->name, "MainThread");
 		np->main_task = child->id;
+		sched_inherit(k, t, child, np);
 		/* the child's interpreter state comes at the end of the fork; register needs one */
 		np->vm = vm_proc_fork(cur->vm, k->m->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)np->pid);
 		if (!np->vm)
@@ -1105,11 +1207,17 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 	case SYS_NEW:
 		return sync_new(k, t);
 	case SYS_METHOD:
-		return c->self.aux >= H_LOCK ? sync_method(k, t) : sys_method(k, t);
+		return c->self.aux >= H_QUEUE  ? ipc_method(k, t)
+		       : c->self.aux >= H_LOCK ? sync_method(k, t)
+					       : sys_method(k, t);
 	case SYS_GETATTR:
-		return c->self.aux >= H_LOCK ? sync_getattr(k, t) : sys_getattr(k, t);
+		return c->self.aux >= H_QUEUE  ? ipc_getattr(k, t)
+		       : c->self.aux >= H_LOCK ? sync_getattr(k, t)
+					       : sys_getattr(k, t);
 	case SYS_SETATTR:
-		return c->self.aux >= H_LOCK ? sync_setattr(k, t) : sys_setattr(k, t);
+		return c->self.aux >= H_QUEUE  ? ipc_setattr(k, t)
+		       : c->self.aux >= H_LOCK ? sync_setattr(k, t)
+					       : sys_setattr(k, t);
 	case SYS_QUERY:
 	default:
 		return kern_raise(k, t, "NameError", "name '%s' is only defined in expect lines",
@@ -1156,6 +1264,14 @@ static void task_exec_inner(struct kernel *k, struct task *t)
 	for (;;) {
 		if (k->stopped || t->state != TS_RUNNING)
 			return;
+		if (t->se.need_resched) { /* a woken task preempts it (sched_common.c) */
+			preempt(k, t);
+			return;
+		}
+		if (!t->vm) { /* a pool worker let go with no task left to run: it exits */
+			task_finish(k, t, false);
+			return;
+		}
 		/* Python code runs only with its process's GIL, and gives it up when asked */
 		if (!gil_ensure(k, t))
 			return;
@@ -1217,7 +1333,8 @@ static void task_exec_inner(struct kernel *k, struct task *t)
 				     "%s ran about 200 million instructions at %s without simulated time "
 				     "passing (line %d): an endless loop that costs nothing; give it "
 				     "compute() or sleep(), or set machine instr=",
-				     t->name, kern_dur_text(k->q.now, (char[32]){0}), t->line);
+				     t->name, kern_dur_text(k->q.now, (char[32]){0}),
+				     vm_thread_line(t->vm)); /* t->line is its last call's */
 				return;
 			}
 			t->debt = 0;
@@ -1229,6 +1346,9 @@ static void task_exec_inner(struct kernel *k, struct task *t)
 			task_finish(k, t, false);
 			return;
 		case VM_ERROR: {
+			/* a pool task's exception goes to its AsyncResult, not to the worker */
+			if (t->pool >= 0 && ipc_worker_done(k, t, true))
+				return;
 			const struct diag *d = vm_thread_error(t->vm);
 			char text[2048];
 			diag_format(d, text, sizeof text);
@@ -1259,6 +1379,17 @@ static void on_event(struct kernel *k, const struct event *e)
 		k->in_task = true;
 		if (t->timeout_hook) {
 			t->timeout_hook(k, t);
+		} else if (t->timeout_raise) {
+			/* get(timeout=...) ran out: the call raises (queue.Empty, TimeoutError) */
+			const char *type = t->timeout_raise;
+			kern_waitq_remove(k, t);
+			t->gen++;
+			t->timeout_raise = NULL;
+			if (t->has_call) {
+				vm_raise(t->vm, type, "the wait timed out");
+				t->has_call = false;
+			}
+			kern_make_ready(k, t, ENQ_WAKEUP, kern_reason(k, "%s: the wait timed out", type));
 		} else {
 			struct value v = t->timeout_value;
 			t->timeout_value = vm_none();
@@ -1273,6 +1404,9 @@ static void on_event(struct kernel *k, const struct event *e)
 			k->in_task = false;
 		return;
 	}
+	case EV_BALANCE:
+		sched_balance(k);
+		return;
 	case EV_RESCHED: {
 		struct core *core = &k->cores[e->target];
 		if (core->gen != e->gen)
@@ -1402,6 +1536,7 @@ static void kernel_free(struct kernel *k, bool keep_main)
 	race_free(k);
 	free(k->cores);
 	free(k->picked_reason);
+	sched_finish(k);
 	if (k->rq)
 		k->cls->destroy(k->rq);
 	event_queue_finish(&k->q);
@@ -1410,6 +1545,8 @@ static void kernel_free(struct kernel *k, bool keep_main)
 struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 		      const struct machine *m, struct diag *err)
 {
+	if (sched_check_program(ast, m, err) < 0) /* cpus= naming a missing core, ... */
+		return NULL;
 	struct kernel *k = calloc(1, sizeof *k);
 	struct trace *tr = trace_create(m->cores);
 	if (!k || !tr) {
@@ -1436,7 +1573,7 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 	k->horizon_q = (int64_t)(65536.0 / (1.0 + m->jitter));
 	if (!k->rng)
 		k->rng = 1;
-	if (!k->rq || !k->cores || !k->picked_reason) {
+	if (!k->rq || !k->cores || !k->picked_reason || sched_init(k) < 0) {
 		kernel_free(k, false);
 		free(k);
 		trace_destroy(tr);
@@ -1538,6 +1675,9 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 	struct vm_proc *main = p0->vm;
 	vm_proc_foreach_global(main, collect_var, tr); /* handles still print by name here */
 	vm_program_set_handle_repr(prog, NULL, NULL);
+	/* the expectations below run in the main process after the kernel is gone: its race
+	 * detector must not hear of their reads */
+	vm_proc_set_access_hook(main, NULL, NULL);
 	kernel_free(k, true);
 	free(k);
 	expect_check(tr, prog, main);

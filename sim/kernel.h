@@ -18,7 +18,8 @@
  * lines. Returns the trace (free with trace_destroy): its `end` says how the run ended, its
  * expects hold the results. Errors in the scenario at run time (an exception in a thread) are
  * part of the trace, not failures of this call. Returns NULL with *err only when the run
- * cannot start (out of memory, or a machine the kernel cannot model). */
+ * cannot start (out of memory, a machine the kernel cannot model, or a Thread/Process
+ * keyword the machine contradicts, such as cpus= naming a core it does not have). */
 struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 		      const struct machine *m, struct diag *err);
 

@@ -16,6 +16,7 @@ enum ev_kind {
 	EV_DISPATCH, /* target core: the context switch is done, the task starts running */
 	EV_BURN,     /* target core: the running task's burn ends (debt paid or slice over) */
 	EV_RESCHED,  /* target core: it has nothing to run; pick the next task */
+	EV_BALANCE,  /* the per-core queues' load-balance tick (sched_common.c) */
 };
 
 enum { PRIO_WAKE = 0, PRIO_CORE = 1 };
@@ -58,6 +59,8 @@ struct proc {
 	int64_t start_time;
 	struct waitq joiners;
 	struct gil gil;
+	struct sched_params sp; /* Process(priority=, nice=, cpus=) for its first thread */
+	int64_t feeder_bytes;   /* bytes its queue feeders have not written yet */
 };
 
 struct core {
@@ -100,6 +103,7 @@ struct kernel {
 	uint64_t rng;           /* the kernel's own stream (jitter), from the seed */
 	int64_t jitter_q;       /* jitter in 1/65536 */
 	int64_t horizon_q;      /* 65536 / (1 + jitter): how far ahead a shared task may run */
+	struct sched_state *sched; /* per-core queues and balancing (sched_common.c) */
 	struct kobj **objs;     /* synchronisation objects, indexed by handle id */
 	int nobjs, capobjs;
 };
@@ -119,6 +123,7 @@ struct kobj {
 	char name[64];          /* the scenario's variable ("lock_a"), else "Lock-3" */
 	int line;               /* where it was made */
 	int owner;              /* lock, RLock: the holding task, -1 when free */
+	bool inherit;           /* Lock(inherit=True): waiters lend the owner their priority */
 	int count;              /* RLock: recursion depth */
 	int owner_line;         /* line where the owner acquired it */
 	int64_t value, bound;   /* Semaphore: value; BoundedSemaphore: its initial value */
@@ -129,6 +134,7 @@ struct kobj {
 	struct waitq waiters;
 	struct local_attr *attrs; /* local */
 	int nattrs, capattrs;
+	void *ipc;              /* queues, pipes, shared memory, pools: ipc.c's own state */
 };
 
 /* What a system call did with the calling task. */
@@ -148,6 +154,8 @@ uint32_t kern_reason(struct kernel *k, const char *fmt, ...) __attribute__((form
 void kern_mark(struct kernel *k, struct task *t, const char *text, uint32_t reason);
 void kern_push_event(struct kernel *k, int64_t t, int prio, int kind, int target, uint32_t gen);
 void kern_make_ready(struct kernel *k, struct task *t, int flags, uint32_t reason);
+/* Makes core c pick now if it is idle and not about to pick already. */
+void kern_resched_idle(struct kernel *k, int c);
 /* Blocks the running task in state s (its pending call stays unanswered), with a timer after
  * `timeout` ns (-1: none) that wakes it with t->timeout_value. It leaves its core. */
 void kern_block(struct kernel *k, struct task *t, enum thread_state s, int64_t timeout,
@@ -193,7 +201,31 @@ void race_release(struct kernel *k, struct task *t, int obj); /* t signals obj *
 void race_acquire(struct kernel *k, struct task *t, int obj); /* t learns from obj */
 void race_access(void *ctx, void *user, int slot, const char *name, bool write, int line);
 
+/* ---- ipc.c ---- */
+enum sys_result ipc_new(struct kernel *k, struct task *t);
+enum sys_result ipc_method(struct kernel *k, struct task *t);
+enum sys_result ipc_getattr(struct kernel *k, struct task *t);
+enum sys_result ipc_setattr(struct kernel *k, struct task *t);
+void ipc_free_obj(struct kernel *k, struct kobj *o);
+/* Bytes p's queue feeders still have to write before it may exit (0: none); fills what
+ * with a description when non-zero. */
+int64_t ipc_unflushed(struct kernel *k, const struct proc *p, char *what, size_t size);
+/* A pool worker's call returned (or raised: error set): records the result and gives it
+ * its next task. Returns true when it has one (t->vm is then the new call) or waits idle
+ * for one (t has left its core); false when t is not a pool worker with work to go on. */
+bool ipc_worker_done(struct kernel *k, struct task *t, bool error);
+void ipc_worker_exited(struct kernel *k, struct task *t); /* wakes the pool's join() */
+
+/* kernel.c, for ipc.c: pool workers and process exit */
+int kern_spawn_worker(struct kernel *k, struct task *creator, int pool, bool thread, int index,
+		      struct waitq *idle);
+bool kern_worker_start(struct kernel *k, struct task *w, struct value fn, struct value args,
+		       bool thread);
+void kern_kill_worker(struct kernel *k, struct task *w, bool thread);
+void kern_proc_may_exit(struct kernel *k, struct proc *p);
+
 /* ---- sync.c ---- */
+struct kobj *sync_obj_new(struct kernel *k, struct task *t, enum vm_handle_kind kind);
 enum sys_result sync_new(struct kernel *k, struct task *t);
 enum sys_result sync_method(struct kernel *k, struct task *t);
 enum sys_result sync_getattr(struct kernel *k, struct task *t);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const policy_names[POLICY_COUNT] = {"fifo", "rr"};
+static const char *const policy_names[POLICY_COUNT] = {"fifo", "rr", "prio", "mlfq", "fair"};
 
 const char *policy_name(enum policy p)
 {
@@ -23,6 +23,7 @@ void machine_defaults(struct machine *m)
 		.cs = 3000,            /* 3 us, a Linux context switch with cache effects */
 		.fork_cost = 400000,   /* 400 us, fork() of a CPython process */
 		.thread_cost = 30000,  /* 30 us, pthread_create + CPython's thread bootstrap */
+		.pipe_capacity = 65536, /* a Linux pipe */
 		.instr = 0,
 		.seed = 1,
 		.gil = GIL_NONE,
@@ -31,6 +32,12 @@ void machine_defaults(struct machine *m)
 		.check_interval = 100,       /* sys.getcheckinterval() of Python 2 */
 		.tick = 30,                  /* Python 2 ran about 30 M bytecodes per second */
 		.gil_contention = 2000,      /* a futex wake and a lost race for the mutex */
+		.mlfq_levels = 3,
+		.mlfq_quantum = 10000000,    /* 10 ms at the top, 20 ms, 40 ms below */
+		.mlfq_allotment = 20000000,  /* 20 ms of CPU per level */
+		.mlfq_boost = 1000000000,    /* OSTEP's S: 1 s */
+		.migration = 50000,          /* 50 us: a cold cache on the new core */
+		.balance = 4000000,          /* 4 ms, Linux's balance interval on a small machine */
 		.until = -1,
 		.max_time = 24LL * 3600 * 1000000000LL,
 		.max_events = 50000000,
@@ -95,7 +102,9 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 			if (strcmp(text, policy_names[i]) == 0)
 				found = i;
 		if (found < 0) {
-			snprintf(err, errsize, "policy: unknown policy '%s' (expected fifo or rr)", text);
+			snprintf(err, errsize,
+				 "policy: unknown policy '%s' (expected fifo, rr, prio, mlfq or fair)",
+				 text);
 			return -1;
 		}
 		t.policy = (enum policy)found;
@@ -127,6 +136,47 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 			t.thread_cost = d;
 		else
 			t.instr = d;
+	} else if (strcmp(key, "mlfq_levels") == 0 || strcmp(key, "mlfq-levels") == 0) {
+		if (parse_count(text, 1, MACHINE_MLFQ_MAX_LEVELS, &n) < 0) {
+			snprintf(err, errsize, "%s: expected 1 to %d levels, found '%s'", key,
+				 MACHINE_MLFQ_MAX_LEVELS, text);
+			return -1;
+		}
+		t.mlfq_levels = (int)n;
+	} else if (strncmp(key, "mlfq", 4) == 0 && (key[4] == '_' || key[4] == '-') &&
+		   (strcmp(key + 5, "quantum") == 0 || strcmp(key + 5, "allotment") == 0 ||
+		    strcmp(key + 5, "boost") == 0)) {
+		if (parse_duration(text, &d) < 0 || d <= 0 || d > 3600000000000LL) {
+			snprintf(err, errsize,
+				 "%s: expected a positive duration such as 10ms, found '%s'", key, text);
+			return -1;
+		}
+		if (key[5] == 'q')
+			t.mlfq_quantum = d;
+		else if (key[5] == 'a')
+			t.mlfq_allotment = d;
+		else
+			t.mlfq_boost = d;
+	} else if (strcmp(key, "runqueues") == 0) {
+		if (strcmp(text, "global") == 0)
+			t.percore = false;
+		else if (strcmp(text, "percore") == 0)
+			t.percore = true;
+		else {
+			snprintf(err, errsize, "runqueues: expected global or percore, found '%s'", text);
+			return -1;
+		}
+	} else if (strcmp(key, "migration") == 0 || strcmp(key, "balance") == 0) {
+		if (parse_duration(text, &d) < 0 || d > 3600000000000LL ||
+		    (key[0] == 'b' && d <= 0)) {
+			snprintf(err, errsize, "%s: expected a duration such as %s, found '%s'", key,
+				 key[0] == 'b' ? "4ms (more than 0)" : "50us", text);
+			return -1;
+		}
+		if (key[0] == 'm')
+			t.migration = d;
+		else
+			t.balance = d;
 	} else if (strcmp(key, "gil") == 0) {
 		if (strcmp(text, "none") == 0)
 			t.gil = GIL_NONE;
@@ -205,6 +255,12 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 			return -1;
 		}
 		t.jitter = j;
+	} else if (strcmp(key, "pipe") == 0 || strcmp(key, "pipe_capacity") == 0) {
+		if (parse_count(text, 1, 1LL << 30, &n) < 0) {
+			snprintf(err, errsize, "pipe: expected a capacity in bytes from 1 to 1073741824, found '%s'", text);
+			return -1;
+		}
+		t.pipe_capacity = n;
 	} else if (strcmp(key, "seed") == 0) {
 		char *end;
 		errno = 0;
@@ -224,7 +280,8 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 		snprintf(err, errsize,
 			 "unknown machine setting '%s' (expected cores, policy, quantum, cs, fork, "
 			 "thread, instr, jitter, races, gil, python, switch-interval, check-interval, "
-			 "eval-breaker or seed)",
+			 "eval-breaker, seed, runqueues, migration, balance, mlfq_levels, "
+			 "mlfq_quantum, mlfq_allotment or mlfq_boost)",
 			 key);
 		return -1;
 	}

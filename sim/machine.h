@@ -11,10 +11,14 @@
 #include "diag.h"
 
 #define MACHINE_MAX_CORES 1024
+#define MACHINE_MLFQ_MAX_LEVELS 8
 
 enum policy {
 	POLICY_FIFO, /* run to block or exit, no time slice */
 	POLICY_RR,   /* round robin with a quantum */
+	POLICY_PRIO, /* static priority, preemptive; round robin among equals */
+	POLICY_MLFQ, /* multi-level feedback queue */
+	POLICY_FAIR, /* weighted fair sharing after Linux's CFS */
 	POLICY_COUNT
 };
 
@@ -36,6 +40,7 @@ struct machine {
 	int64_t cs;          /* ns, context switch cost */
 	int64_t fork_cost;   /* ns of the parent's CPU for fork()/Process.start() */
 	int64_t thread_cost; /* ns of the creator's CPU for Thread.start() */
+	int64_t pipe_capacity; /* bytes a pipe holds (Linux: 64 KiB) */
 	int64_t instr;       /* ns per interpreted instruction */
 	double jitter;       /* each stretch of instruction cost varies by up to +-jitter (0..1),
 	                      * from the run's seed: real CPUs never run two threads in lockstep */
@@ -49,6 +54,15 @@ struct machine {
 	int64_t gil_contention; /* py2: what a release costs the holder when a woken waiter
 	                         * runs on another core and fights for the GIL */
 	char python[8];      /* the version that set gil and breaker, "" if set separately */
+
+	/* scheduling classes and placement (docs/scheduling.md) */
+	int mlfq_levels;         /* 1 to MACHINE_MLFQ_MAX_LEVELS */
+	int64_t mlfq_quantum;    /* the top level's quantum; it doubles at each level down */
+	int64_t mlfq_allotment;  /* CPU a task may use at one level before it moves down */
+	int64_t mlfq_boost;      /* every this often all tasks go back to the top level */
+	bool percore;            /* runqueues=percore: a run queue per core, with balancing */
+	int64_t migration;       /* CPU a task pays when it moves to another core's queue */
+	int64_t balance;         /* the period of the load-balance tick (percore) */
 
 	/* limits of one run */
 	int64_t until;       /* stop at this simulated time (END_UNTIL); -1 = none */

@@ -12,6 +12,7 @@ struct scan {
 	int cur;        /* current state; -1 until a thread's first record */
 	bool done;      /* the thread has finished: ignore its later records */
 	int64_t since;  /* when it entered cur */
+	int core;       /* the core of its last run; -1 before its first */
 };
 
 /* Applies a thread's TR_STATE record r to its metrics; *running counts threads on a core. */
@@ -37,6 +38,10 @@ static void thread_enter(struct scan *s, struct thread_metrics *th, const struct
 	s->cur = st;
 	s->since = r->t;
 	if (st == TS_RUNNING) {
+		if (s->core >= 0 && r->core >= 0 && r->core != s->core)
+			th->migrations++;
+		if (r->core >= 0)
+			s->core = r->core;
 		(*running)++;
 		if (th->first_run_ns < 0)
 			th->first_run_ns = r->t;
@@ -68,6 +73,7 @@ struct metrics *metrics_compute(const struct trace *tr)
 	m->makespan_ns = tr->makespan;
 	for (int i = 0; i < nt; i++) {
 		ts[i].cur = -1;
+		ts[i].core = -1;
 		struct thread_metrics *th = &m->threads[i];
 		th->start_ns = th->first_run_ns = th->end_ns = -1;
 	}
@@ -109,7 +115,23 @@ struct metrics *metrics_compute(const struct trace *tr)
 		th->response_ns = th->first_run_ns >= 0 ? th->first_run_ns - th->start_ns : -1;
 		m->total_cpu_ns += th->cpu_ns;
 		m->context_switches += th->switches;
+		m->migrations += th->migrations;
 	}
+	/* fairness among the threads that were runnable throughout their lives */
+	double sum = 0, sum2 = 0;
+	m->fairness = -1;
+	for (int i = 0; i < nt; i++) {
+		const struct thread_metrics *th = &m->threads[i];
+		int64_t life = (th->end_ns >= 0 ? th->end_ns : tr->makespan) - th->start_ns;
+		if (th->start_ns < 0 || th->blocked_ns > 0 || life <= 0)
+			continue;
+		double x = (double)th->cpu_ns / (double)life;
+		sum += x;
+		sum2 += x * x;
+		m->fairness_threads++;
+	}
+	if (m->fairness_threads >= 2 && sum2 > 0)
+		m->fairness = sum * sum / (m->fairness_threads * sum2);
 	for (int c = 0; c < nc; c++) {
 		struct core_metrics *cm = &m->cores[c];
 		if (cs[c].cur != CS_IDLE && tr->makespan > cs[c].since) {
@@ -370,6 +392,15 @@ void metrics_print_text(FILE *out, const struct trace *tr, const struct metrics 
 	fprintf(out, "\nCPU use: %.0f %% (of one core)\n", m->cpu_percent);
 	fprintf(out, "Context switches: %" PRId64 "\n", m->context_switches);
 	fprintf(out, "Most threads running at once: %d\n", m->max_parallel);
+	fprintf(out, "Migrations: %" PRId64, m->migrations);
+	for (int i = 0, n = 0; i < m->nthreads && i < tr->nthreads; i++)
+		if (m->threads[i].migrations > 0)
+			fprintf(out, "%s%s %" PRId64, n++ ? ", " : " (",
+				trace_str(tr, tr->threads[i].name), m->threads[i].migrations);
+	fputs(m->migrations > 0 ? ")\n" : "\n", out);
+	if (m->fairness >= 0)
+		fprintf(out, "Fairness: %.4f (Jain's index of the CPU shares of the %d threads "
+			     "runnable throughout)\n", m->fairness, m->fairness_threads);
 
 	for (int i = 0; i < tr->ngils; i++) {
 		const struct trace_gil *g = &tr->gils[i];
@@ -581,8 +612,8 @@ void metrics_print_json(FILE *out, const struct trace *tr, const struct metrics 
 		fputs(", \"response_ns\": ", out);
 		json_ns(out, th->response_ns);
 		fprintf(out, ", \"switches\": %" PRId64 ", \"voluntary\": %" PRId64
-			     ", \"involuntary\": %" PRId64 "}",
-			th->switches, th->voluntary, th->involuntary);
+			     ", \"involuntary\": %" PRId64 ", \"migrations\": %" PRId64 "}",
+			th->switches, th->voluntary, th->involuntary, th->migrations);
 	}
 	fputs(m->nthreads ? "\n  ],\n  \"cores\": [" : "],\n  \"cores\": [", out);
 	for (int c = 0; c < m->ncores; c++)
@@ -591,8 +622,14 @@ void metrics_print_json(FILE *out, const struct trace *tr, const struct metrics 
 			c ? ",\n    " : "\n    ", c, m->cores[c].busy_ns, m->cores[c].switch_ns,
 			m->cores[c].utilisation);
 	fprintf(out, "%s],\n  \"cpu_percent\": %.6g,\n  \"context_switches\": %" PRId64
-		     ",\n  \"max_parallel\": %d,\n  \"output\": [",
-		m->ncores ? "\n  " : "", m->cpu_percent, m->context_switches, m->max_parallel);
+		     ",\n  \"max_parallel\": %d,\n  \"migrations\": %" PRId64 ",\n  \"fairness\": ",
+		m->ncores ? "\n  " : "", m->cpu_percent, m->context_switches, m->max_parallel,
+		m->migrations);
+	if (m->fairness >= 0)
+		fprintf(out, "{\"jain\": %.6g, \"threads\": %d}", m->fairness, m->fairness_threads);
+	else
+		fputs("null", out);
+	fputs(",\n  \"output\": [", out);
 
 	bool first = true;
 	for (size_t i = 0; i < tr->nrecs; i++) {

@@ -24,6 +24,7 @@ struct thread_metrics {
 	int64_t switches;         /* times it left a core: voluntary + involuntary */
 	int64_t voluntary;        /* left running to block or finish */
 	int64_t involuntary;      /* left running to ready (preempted) */
+	int64_t migrations;       /* times it ran on another core than in its previous run */
 };
 
 struct core_metrics {
@@ -41,6 +42,13 @@ struct metrics {
 	double cpu_percent;       /* total_cpu / makespan * 100: "100 %" = one core busy */
 	int64_t context_switches; /* sum over threads */
 	int max_parallel;         /* most threads running at one instant */
+	int64_t migrations;       /* sum over threads */
+	/* Jain's fairness index (sum x)^2 / (n * sum x^2) of the CPU shares x = cpu / lifetime
+	 * of the threads that were runnable (running or ready) for their whole life, never
+	 * blocked: 1 when they got equal shares, 1/n when one got everything. -1 when fewer
+	 * than two threads qualify. */
+	double fairness;
+	int fairness_threads;     /* how many threads it was computed over */
 };
 
 /* Computes metrics from a trace's records. Returns NULL when out of memory. Records after a

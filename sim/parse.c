@@ -499,16 +499,30 @@ static struct ast_node *parse_postfix(struct parser *p)
 		if (type == '(') {
 			e = parse_call(p, e);
 		} else if (type == '[') {
+			struct lex_token *open = cur(p);
 			advance(p);
-			if (cur_type(p) == ':')
-				return fail_at(p, cur(p)->line, cur(p)->col,
-					       "slices are not part of the scenario language yet");
-			struct ast_node *idx = parse_testlist(p);
-			if (!idx)
-				return NULL;
-			if (cur_type(p) == ':')
-				return fail_at(p, cur(p)->line, cur(p)->col,
-					       "slices are not part of the scenario language yet");
+			struct ast_node *idx = NULL;
+			if (cur_type(p) != ':') {
+				idx = parse_testlist(p);
+				if (!idx)
+					return NULL;
+			}
+			if (cur_type(p) == ':') { /* a slice: start:stop:step, each optional */
+				struct ast_node *sl = node_new(p, AST_SLICE, open->line, open->col);
+				if (!sl)
+					return NULL;
+				sl->a = idx;
+				struct ast_node **parts[2] = {&sl->b, &sl->c};
+				for (int k = 0; k < 2 && cur_type(p) == ':'; k++) {
+					advance(p);
+					if (cur_type(p) != ':' && cur_type(p) != ']') {
+						*parts[k] = parse_test(p);
+						if (!*parts[k])
+							return NULL;
+					}
+				}
+				idx = sl;
+			}
 			if (cur_type(p) != ']')
 				return fail_found(p, cur(p), "expected ']' after the index");
 			advance(p);
@@ -1821,6 +1835,7 @@ const char *ast_kind_name(enum ast_kind kind)
 		[AST_NAME] = "name",
 		[AST_ATTR] = "attribute",
 		[AST_INDEX] = "subscript",
+		[AST_SLICE] = "slice",
 		[AST_CALL] = "function call",
 		[AST_KWARG] = "keyword argument",
 		[AST_UNARY] = "unary operation",

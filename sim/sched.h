@@ -3,10 +3,11 @@
  *
  * The kernel owns tasks and cores; a class owns only its run queue. The kernel calls
  * enqueue when a task becomes runnable (new, woken, preempted), dequeue when it must leave the
- * queue without running (killed), pick_next when a core needs work (the class removes and
- * returns the task, or NULL), and slice to learn how long a task may run before the kernel
- * preempts it. check_preempt says whether a newly runnable task should take a core from the
- * task running there. Classes must be deterministic: no addresses or clocks in decisions. */
+ * queue without running (killed or migrated), pick_next when a core needs work (the class
+ * removes and returns its best task whose affinity allows that core, or NULL), and slice to
+ * learn how long a task may run before the kernel preempts it. check_preempt says whether a
+ * newly runnable task should take a core from the task running there. Classes must be
+ * deterministic: no addresses or clocks in decisions. */
 #ifndef TIMESLICE_SCHED_H
 #define TIMESLICE_SCHED_H
 
@@ -21,6 +22,7 @@ enum enqueue_flags {
 	ENQ_NEW = 1,       /* first time runnable */
 	ENQ_WAKEUP = 2,    /* was blocked */
 	ENQ_PREEMPTED = 4, /* its slice ran out */
+	ENQ_MIGRATE = 8,   /* moved from another core's queue (or requeued at a new priority) */
 };
 
 /* What a task does when its CPU debt has been burnt. */
@@ -31,6 +33,37 @@ enum task_after {
 
 /* A FIFO of blocked tasks (ids), linked through the tasks themselves. */
 struct kernel;
+
+/* A task's scheduling parameters, as sched_setscheduler/setpriority/sched_setaffinity set
+ * them; a new thread or forked process inherits its creator's (sched_common.c). */
+struct sched_params {
+	int prio;             /* static priority 0..99, higher runs first (the prio class) */
+	int nice;             /* -20..19: the fair class's weight */
+	bool pinned;          /* cpus is an affinity mask; false: every core */
+	uint64_t cpus[MACHINE_MAX_CORES / 64];
+};
+
+/* The scheduler's per-task state (sched_common.c and the classes). Zero is the start. */
+struct sched_entity {
+	struct sched_params p;
+	int pi_prio;          /* priority lent by waiters on an inherit=True lock it holds (0: none) */
+	int rq;               /* the run queue it is on or runs from (a core; 0 when global) */
+	int ran_on;           /* core it last ran on + 1; 0 before its first run */
+	bool on_cpu;          /* picked: running or being switched in */
+	bool charging;        /* running: its CPU time is accounted from exec_start */
+	bool need_resched;    /* a woken task preempts it at its next instant on the CPU */
+	uint32_t resched_reason;
+	int64_t exec_start;   /* when its CPU time was last accounted */
+	int64_t sum_exec;     /* CPU time accounted to it in all */
+	int64_t migrations;   /* runs started on another core than the last one (percore) */
+	/* mlfq */
+	int level;
+	int64_t level_used;   /* CPU time used at its level (the allotment) */
+	uint64_t boost_gen;
+	/* fair */
+	int64_t vruntime;
+	int64_t vlag;         /* vruntime - min_vruntime when it left a queue (migration) */
+};
 
 struct waitq {
 	int head, tail; /* -1 when empty */
@@ -64,6 +97,10 @@ struct task {
 	                       * check, a call, or inside compute()) */
 	bool nogil;           /* its debt is compute_nogil() work: burnt without the GIL */
 	bool py2_retry;       /* woken by a py2 check to try for the GIL */
+	int pool;             /* the pool (object id) whose worker it is, -1 for none */
+	int pool_origin;      /* the pool it was made for, even after it stopped working */
+	const char *timeout_raise; /* raise this exception type when its timeout fires */
+	int job, job_call;    /* a worker's current job (pool job index) and call within it */
 	uint64_t gil_switch_seen; /* py3: the GIL's switch number when it began to wait */
 	int spawn;            /* AFTER_SPAWN: the task or process being created */
 	bool spawn_is_proc;
@@ -96,7 +133,20 @@ struct task {
 	/* statistics the classes may use */
 	int64_t last_ran;     /* when it last left a core */
 	int64_t enqueued_at;
+	struct sched_entity se;
 };
+
+/* The effective static priority: its own, or what a waiter lends it (inherit=True locks). */
+static inline int sched_prio(const struct task *t)
+{
+	return t->se.pi_prio > t->se.p.prio ? t->se.pi_prio : t->se.p.prio;
+}
+
+/* May t run on core c (its affinity mask)? */
+static inline bool sched_allowed(const struct task *t, int core)
+{
+	return !t->se.p.pinned || (t->se.p.cpus[core / 64] >> (core % 64) & 1);
+}
 
 struct sched_class {
 	const char *name;
@@ -108,10 +158,19 @@ struct sched_class {
 	int64_t (*slice)(void *rq, const struct task *t); /* INT64_MAX: run until it blocks */
 	bool (*check_preempt)(void *rq, const struct task *curr, const struct task *woken);
 	int (*nr_running)(const void *rq);              /* tasks waiting in the queue */
+	/* Optional (NULL: nothing to do). account: the running t used `ran` ns of CPU since
+	 * its last accounting. leave: t left the CPU without going back to the queue (blocked
+	 * or done). tick: the clock reads `now` (periodic work such as MLFQ's boost). */
+	void (*account)(void *rq, struct task *t, int64_t ran);
+	void (*leave)(void *rq, struct task *t);
+	void (*tick)(void *rq, int64_t now);
 };
 
 extern const struct sched_class sched_fifo_class;
 extern const struct sched_class sched_rr_class;
+extern const struct sched_class sched_prio_class;
+extern const struct sched_class sched_mlfq_class;
+extern const struct sched_class sched_fair_class;
 
 /* The class for a policy. */
 const struct sched_class *sched_class_for(enum policy p);

@@ -1,4 +1,4 @@
-/* sched_rr.c — first-in first-out and round robin, on one global run queue.
+/* sched_rr.c — first-in first-out and round robin, on a run queue (global or a core's).
  *
  * FIFO is round robin with an infinite quantum: a task runs until it blocks or exits, and a
  * woken task goes to the tail. Under RR a task whose quantum ran out also goes to the tail,
@@ -74,7 +74,8 @@ static struct task *rr_pick_next(void *rq, int core)
 {
 	struct rr_queue *q = rq;
 	struct task *t = q->head;
-	(void)core;
+	while (t && !sched_allowed(t, core)) /* the first it may run: affinity */
+		t = t->rq_next;
 	if (t)
 		rr_dequeue(rq, t);
 	return t;
@@ -128,6 +129,12 @@ const struct sched_class *sched_class_for(enum policy p)
 		return &sched_fifo_class;
 	case POLICY_RR:
 		return &sched_rr_class;
+	case POLICY_PRIO:
+		return &sched_prio_class;
+	case POLICY_MLFQ:
+		return &sched_mlfq_class;
+	case POLICY_FAIR:
+		return &sched_fair_class;
 	default:
 		return NULL;
 	}

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kernel_internal.h"
+#include "sched_common.h"
 
 static struct kobj *obj_of(struct kernel *k, const struct value *h)
 {
@@ -83,8 +84,12 @@ static void lock_pass_on(struct kernel *k, struct kobj *o, struct task *by)
 				       w->name));
 	bool answer = w->handoff_answer;
 	w->timeout_hook = NULL;
+	if (o->inherit) /* what the waiters lent the old owner now goes to the new one */
+		sched_pi_update(k, by);
 	kern_wake(k, w, vm_bool(answer), by,
 		  kern_reason(k, "%s handed over by %s", o->name, by ? by->name : "exit"));
+	if (o->inherit)
+		sched_pi_update(k, w);
 }
 
 static void wait_on(struct kernel *k, struct task *t, struct kobj *o, int64_t timeout,
@@ -131,6 +136,8 @@ static enum sys_result lock_acquire(struct kernel *k, struct task *t, struct kob
 	wait_on(k, t, o, timeout, true,
 		kern_reason(k, "waits for %s held by %s (since line %d)", o->name,
 			    task_name(k, o->owner), o->owner_line));
+	if (o->inherit && o->owner >= 0) /* lends the owner its priority */
+		sched_pi_update(k, k->tasks[o->owner]);
 	return SR_BLOCKED;
 }
 
@@ -384,10 +391,11 @@ static struct local_attr *local_find(struct kobj *o, int task, const char *name)
 static const char *const kind_class[H_KIND_COUNT] = {
 	[H_LOCK] = "Lock", [H_RLOCK] = "RLock", [H_SEMAPHORE] = "Semaphore",
 	[H_CONDITION] = "Condition", [H_EVENT] = "Event", [H_BARRIER] = "Barrier",
-	[H_LOCAL] = "local",
+	[H_LOCAL] = "local", [H_QUEUE] = "Queue", [H_TQUEUE] = "Queue", [H_CONN] = "Connection",
+	[H_VALUE] = "Value", [H_ARRAY] = "Array", [H_POOL] = "Pool", [H_ASYNC] = "AsyncResult",
 };
 
-static struct kobj *obj_new(struct kernel *k, struct task *t, enum vm_handle_kind kind)
+struct kobj *sync_obj_new(struct kernel *k, struct task *t, enum vm_handle_kind kind)
 {
 	if (k->nobjs == k->capobjs) {
 		int cap = k->capobjs ? k->capobjs * 2 : 16;
@@ -441,7 +449,7 @@ enum sys_result sync_new(struct kernel *k, struct task *t)
 		if (strcmp(cls, classes[i].name) == 0)
 			kind = (int)classes[i].kind;
 	if (kind < 0)
-		return kern_raise(k, t, "NameError", "%s is not part of the scenario language yet", cls);
+		return ipc_new(k, t); /* queues, pipes, shared memory, pools */
 	const struct value *a0 = c->argc > 0 ? &c->argv[0] : NULL;
 	int64_t value = 1, timeout = -1;
 	int lock = -1;
@@ -477,9 +485,11 @@ enum sys_result sync_new(struct kernel *k, struct task *t)
 	default:
 		break;
 	}
-	struct kobj *o = obj_new(k, t, (enum vm_handle_kind)kind);
+	struct kobj *o = sync_obj_new(k, t, (enum vm_handle_kind)kind);
 	if (!o)
 		return kern_raise(k, t, "MemoryError", "out of memory");
+	if (kind == H_LOCK && kern_kwarg(c, "inherit")) /* priority inheritance, sched_common.c */
+		o->inherit = vm_truthy(*kern_kwarg(c, "inherit"));
 	if (kind == H_SEMAPHORE) {
 		o->value = value;
 		o->bound = strcmp(cls, "BoundedSemaphore") == 0 ? value : -1;
@@ -489,7 +499,7 @@ enum sys_result sync_new(struct kernel *k, struct task *t)
 			snprintf(name, sizeof name, "%.58s.lock", o->name);
 			struct vm_call save = t->call;
 			t->call.target = NULL;
-			struct kobj *l = obj_new(k, t, H_RLOCK);
+			struct kobj *l = sync_obj_new(k, t, H_RLOCK);
 			t->call = save;
 			if (!l)
 				return kern_raise(k, t, "MemoryError", "out of memory");
@@ -650,6 +660,7 @@ void sync_free(struct kernel *k)
 {
 	for (int i = 0; i < k->nobjs; i++) {
 		struct kobj *o = k->objs[i];
+		ipc_free_obj(k, o);
 		for (int a = 0; a < o->nattrs; a++) {
 			free(o->attrs[a].name);
 			vm_unref(o->attrs[a].value);

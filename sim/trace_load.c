@@ -408,9 +408,10 @@ static void track_records(struct loader *L, struct track *t, int64_t makespan)
 	if (t->is_core) {
 		last.kind = TR_CORE, last.state = CS_IDLE, last.tid = -1, last.core = (int16_t)t->core;
 		add_rec(L, &last, INT64_MIN, INT64_MIN);
-	} else if (busy < makespan || !L->ours) {
-		/* ours: a state open at the end runs to the makespan; one that ends before it is
-		 * followed by the thread's end */
+	} else if (busy < makespan || !L->ours || L->tr->end == END_COMPLETED) {
+		/* ours: a state that ends before the makespan, or in a run where every thread
+		 * finished, is followed by the thread's end; otherwise it was still open when the
+		 * run stopped */
 		last.kind = TR_STATE, last.state = TS_DONE;
 		add_rec(L, &last, INT64_MIN, INT64_MIN);
 	}
@@ -440,6 +441,29 @@ static void position(const char *text, size_t len, size_t off, int *line, int *c
 			(*col)++;
 		}
 	}
+}
+
+/* True when text ends inside a string, an object or an array: a file cut short. */
+static bool truncated(const char *text, size_t len)
+{
+	long depth = 0;
+	bool in_str = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		}
+	}
+	return in_str || depth > 0;
 }
 
 static void read_other_data(struct loader *L, const cJSON *root)
@@ -487,9 +511,9 @@ struct trace *trace_load_chrome_text(const char *name, const char *text, size_t 
 		int line, col;
 		position(text, len, off, &line, &col);
 		struct source *src = source_from_memory(name, text, len);
-		bool at_end = true;
-		for (size_t i = off; i < len; i++)
-			at_end &= text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t';
+		bool at_end = truncated(text, len);
+		if (at_end)
+			off = len;
 		diag_set(err, src, line, col, "%s",
 			 len == 0 ? "empty file: expected a Chrome trace-event JSON object"
 			 : at_end ? "invalid JSON: the file ends too early (truncated?)"

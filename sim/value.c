@@ -284,6 +284,10 @@ const char *vm_str_data(struct value v, size_t *len)
 
 int vm_seq_len(struct value v)
 {
+	if (v.type == V_RANGE) {
+		int64_t n = vm_range_len(RNG(v));
+		return n > INT32_MAX ? INT32_MAX : (int)n;
+	}
 	if (v.type != V_TUPLE && v.type != V_LIST)
 		return -1;
 	return SEQ(v)->n;
@@ -291,9 +295,22 @@ int vm_seq_len(struct value v)
 
 struct value vm_seq_item(struct value v, int i)
 {
+	if (v.type == V_RANGE) /* an int: nothing to borrow */
+		return i >= 0 && i < vm_range_len(RNG(v)) ? vint(RNG(v)->start + i * RNG(v)->step)
+							 : vm_none();
 	if ((v.type != V_TUPLE && v.type != V_LIST) || i < 0 || i >= SEQ(v)->n)
 		return vm_none();
 	return SEQ(v)->items[i];
+}
+
+bool vm_slice_of(struct value seq, struct value start, struct value stop, struct value step,
+		 struct value *out, char *err, size_t size)
+{
+	struct vm_err e;
+	if (vm_slice(seq, start, stop, step, out, &e))
+		return true;
+	snprintf(err, size, "%s", e.msg);
+	return false;
 }
 
 void vm_ref(struct value v)
@@ -372,6 +389,91 @@ bool vm_seq_get(struct value seq, int64_t i, struct value *out, struct vm_err *e
 	default:
 		return vm_seterr(e, "TypeError", "'%s' object is not iterable", vm_type_name(seq));
 	}
+}
+
+static bool slice_bound(struct value v, int64_t n, int64_t def, int64_t lo, int64_t hi,
+			int64_t *out, struct vm_err *e)
+{
+	if (v.type == V_NONE) {
+		*out = def;
+		return true;
+	}
+	if (v.type != V_INT && v.type != V_BOOL)
+		return vm_seterr(e, "TypeError",
+				 "slice indices must be integers or None or have an __index__ method");
+	int64_t i = v.u.i;
+	if (i < 0)
+		i = i < -n ? lo : i + n;
+	*out = i < lo ? lo : i > hi ? hi : i;
+	return true;
+}
+
+bool vm_slice_indices(int64_t n, struct value start, struct value stop, struct value step,
+		      int64_t *first, int64_t *stride, int64_t *count, struct vm_err *e)
+{
+	int64_t st = 1;
+	if (step.type != V_NONE) {
+		if (step.type != V_INT && step.type != V_BOOL)
+			return vm_seterr(e, "TypeError", "slice indices must be integers or None");
+		st = step.u.i;
+		if (st == 0)
+			return vm_seterr(e, "ValueError", "slice step cannot be zero");
+	}
+	int64_t a = 0, b = 0;
+	if (st > 0) {
+		if (!slice_bound(start, n, 0, 0, n, &a, e) || !slice_bound(stop, n, n, 0, n, &b, e))
+			return false;
+		*count = b > a ? (b - a + st - 1) / st : 0;
+	} else {
+		if (!slice_bound(start, n, n - 1, -1, n - 1, &a, e) ||
+		    !slice_bound(stop, n, -1, -1, n - 1, &b, e))
+			return false;
+		*count = a > b ? (a - b + (-st) - 1) / (-st) : 0;
+	}
+	*first = a;
+	*stride = st;
+	return true;
+}
+
+bool vm_slice(struct value obj, struct value start, struct value stop, struct value step,
+	      struct value *out, struct vm_err *e)
+{
+	if (obj.type != V_LIST && obj.type != V_TUPLE && obj.type != V_STR && obj.type != V_RANGE)
+		return vm_seterr(e, "TypeError", "'%s' object is not subscriptable", vm_type_name(obj));
+	int64_t n = vm_len(obj, e), first, stride, count;
+	if (n < 0 || !vm_slice_indices(n, start, stop, step, &first, &stride, &count, e))
+		return false;
+	if (obj.type == V_STR) {
+		struct sbuf b = {0};
+		const struct vstr *sv = STR(obj);
+		for (int64_t k = 0; k < count; k++) {
+			size_t off = utf8_offset(sv->data, sv->len, first + k * stride);
+			sb_add(&b, sv->data + off, utf8_char_len(sv->data, sv->len, off));
+		}
+		*out = vm_str(b.p ? b.p : "", b.n);
+		sb_free(&b);
+		return out->type == V_STR || vm_seterr(e, "MemoryError", "out of memory");
+	}
+	struct value *items = malloc((size_t)(count ? count : 1) * sizeof *items);
+	if (!items)
+		return vm_seterr(e, "MemoryError", "out of memory");
+	for (int64_t k = 0; k < count; k++)
+		if (!vm_seq_get(obj, first + k * stride, &items[k], e)) {
+			while (k-- > 0)
+				vunref(items[k]);
+			free(items);
+			return false;
+		}
+	*out = vm_seq_new(obj.type == V_TUPLE ? V_TUPLE : V_LIST, (int)count);
+	if (out->type == V_NONE) {
+		for (int64_t k = 0; k < count; k++)
+			vunref(items[k]);
+	} else {
+		for (int64_t k = 0; k < count; k++)
+			SEQ(*out)->items[k] = items[k];
+	}
+	free(items);
+	return out->type != V_NONE || vm_seterr(e, "MemoryError", "out of memory");
 }
 
 bool vm_truthy(struct value v)
@@ -492,12 +594,25 @@ struct value vm_deep_copy(struct value v, struct vm_memo *m)
 
 /* ---- str() and repr() ---- */
 
+struct value vm_value_copy(struct value v)
+{
+	struct vm_memo *m = vm_memo_create();
+	if (!m)
+		return vm_none();
+	struct value c = vm_deep_copy(v, m);
+	vm_memo_destroy(m);
+	return c;
+}
+
 const char *vm_handle_class(enum vm_handle_kind kind)
 {
 	static const char *const names[H_KIND_COUNT] = {
 		[H_PROCESS] = "Process", [H_THREAD] = "Thread", [H_LOCK] = "lock",
 		[H_RLOCK] = "RLock", [H_SEMAPHORE] = "Semaphore", [H_CONDITION] = "Condition",
-		[H_EVENT] = "Event", [H_BARRIER] = "Barrier", [H_LOCAL] = "_thread._local"};
+		[H_EVENT] = "Event", [H_BARRIER] = "Barrier", [H_LOCAL] = "_thread._local",
+		[H_QUEUE] = "Queue", [H_TQUEUE] = "queue.Queue", [H_CONN] = "Connection",
+		[H_VALUE] = "Synchronized", [H_ARRAY] = "SynchronizedArray", [H_POOL] = "Pool",
+		[H_ASYNC] = "AsyncResult"};
 	return kind > 0 && kind < H_KIND_COUNT && names[kind] ? names[kind] : "object";
 }
 
@@ -586,35 +701,32 @@ void vm_float_repr(double x, char *buf, size_t size)
 
 char *vm_format_dur(int64_t ns, char *buf, size_t size)
 {
+	/* the largest unit the value reaches, with every digit it needs: 1.5s, 300ms,
+	 * 1.000003s, 25us, 7ns */
 	static const struct {
-		int64_t unit;
+		uint64_t unit;
+		int digits;
 		const char *name;
-	} units[] = {{1000000000, "s"}, {1000000, "ms"}, {1000, "us"}, {1, "ns"}};
+	} units[] = {{1000000000, 9, "s"}, {1000000, 6, "ms"}, {1000, 3, "us"}, {1, 0, "ns"}};
 	uint64_t mag = ns < 0 ? -(uint64_t)ns : (uint64_t)ns;
 	const char *sign = ns < 0 ? "-" : "";
 	if (mag == 0) {
 		snprintf(buf, size, "0s");
 		return buf;
 	}
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-		uint64_t u = (uint64_t)units[i].unit;
-		uint64_t milli = u >= 1000 ? u / 1000 : 1;
-		if (mag < u || (u >= 1000 && mag % milli != 0))
-			continue;
-		uint64_t whole = mag / u, frac = u >= 1000 ? (mag % u) / milli : 0;
-		if (frac == 0) {
-			snprintf(buf, size, "%s%llu%s", sign, (unsigned long long)whole, units[i].name);
-		} else {
-			char f[24];
-			snprintf(f, sizeof f, "%03llu", (unsigned long long)frac);
-			for (int k = 2; k > 0 && f[k] == '0'; k--)
-				f[k] = '\0';
-			snprintf(buf, size, "%s%llu.%s%s", sign, (unsigned long long)whole, f,
-				 units[i].name);
-		}
+	size_t i = 0;
+	while (mag < units[i].unit)
+		i++;
+	uint64_t u = units[i].unit, whole = mag / u, frac = mag % u;
+	if (frac == 0) {
+		snprintf(buf, size, "%s%llu%s", sign, (unsigned long long)whole, units[i].name);
 		return buf;
 	}
-	snprintf(buf, size, "%s%lluns", sign, (unsigned long long)mag);
+	char f[16];
+	snprintf(f, sizeof f, "%0*llu", units[i].digits, (unsigned long long)frac);
+	for (int k = units[i].digits - 1; k > 0 && f[k] == '0'; k--)
+		f[k] = '\0';
+	snprintf(buf, size, "%s%llu.%s%s", sign, (unsigned long long)whole, f, units[i].name);
 	return buf;
 }
 

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef VM_SLICE /* the fuzz build takes smaller slices, so that its limits bound its work */
 #define VM_SLICE 100000     /* instructions per vm_run before VM_YIELD */
+#endif
 #define VM_MAX_DEPTH 1000   /* frames: RecursionError beyond */
 #define VM_RECORDS 16       /* operands of an expectation remembered for its detail */
 
@@ -58,7 +60,7 @@ const struct vm_builtin vm_builtins[BI_COUNT] = {
 	[BI_CURRENT_PROCESS] = {"current_process", 0, 0, "", true, SYS_CURRENT_PROCESS},
 	[BI_ACTIVE_CHILDREN] = {"active_children", 0, 0, "", false, SYS_ACTIVE_CHILDREN},
 	[BI_GET_IDENT] = {"get_ident", 0, 0, "", false, SYS_GETTID},
-	[BI_LOCK] = {"Lock", 0, 0, "", false, SYS_NEW},
+	[BI_LOCK] = {"Lock", 0, 0, "inherit", false, SYS_NEW},
 	[BI_RLOCK] = {"RLock", 0, 0, "", false, SYS_NEW},
 	[BI_SEMAPHORE] = {"Semaphore", 0, 1, "value", false, SYS_NEW},
 	[BI_BSEMAPHORE] = {"BoundedSemaphore", 0, 1, "value", false, SYS_NEW},
@@ -71,11 +73,20 @@ const struct vm_builtin vm_builtins[BI_COUNT] = {
 	[BI_GETSWITCH] = {"getswitchinterval", 0, 0, "", false, SYS_GILCTL},
 	[BI_SETCHECK] = {"setcheckinterval", 1, 1, "", false, SYS_GILCTL},
 	[BI_GETCHECK] = {"getcheckinterval", 0, 0, "", false, SYS_GILCTL},
+	[BI_MPQUEUE] = {"Queue", 0, 1, "maxsize", false, SYS_NEW},
+	[BI_TQUEUE] = {"queue.Queue", 0, 1, "maxsize", false, SYS_NEW},
+	[BI_PIPE] = {"Pipe", 0, 1, "duplex", false, SYS_NEW},
+	[BI_VALUE] = {"Value", 1, 2, "lock", false, SYS_NEW},
+	[BI_ARRAY] = {"Array", 2, 2, "lock", false, SYS_NEW},
+	[BI_POOL] = {"Pool", 0, 3, "processes,initializer,initargs", false, SYS_NEW},
+	[BI_THREADPOOL] = {"ThreadPool", 0, 3, "processes,initializer,initargs", false, SYS_NEW},
+	[BI_ZIP] = {"zip", 0, 8, "", true, SYS_COUNT},
 };
 
 const char *const vm_module_names[M_COUNT] = {
 	[M_OS] = "os", [M_TIME] = "time", [M_RANDOM] = "random", [M_SYS] = "sys",
-	[M_MULTIPROCESSING] = "multiprocessing", [M_THREADING] = "threading",
+	[M_MULTIPROCESSING] = "multiprocessing", [M_THREADING] = "threading", [M_QUEUE] = "queue",
+	[M_MP_POOL] = "multiprocessing.pool", [M_MP_DUMMY] = "multiprocessing.dummy",
 };
 
 static const struct {
@@ -104,6 +115,11 @@ static const struct {
 	{M_MULTIPROCESSING, "BoundedSemaphore", BI_BSEMAPHORE},
 	{M_MULTIPROCESSING, "Condition", BI_CONDITION}, {M_MULTIPROCESSING, "Event", BI_EVENT},
 	{M_MULTIPROCESSING, "Barrier", BI_BARRIER},
+	{M_MULTIPROCESSING, "Queue", BI_MPQUEUE}, {M_MULTIPROCESSING, "Pipe", BI_PIPE},
+	{M_MULTIPROCESSING, "Value", BI_VALUE}, {M_MULTIPROCESSING, "Array", BI_ARRAY},
+	{M_MULTIPROCESSING, "Pool", BI_POOL}, {M_QUEUE, "Queue", BI_TQUEUE},
+	{M_MP_POOL, "Pool", BI_POOL}, {M_MP_POOL, "ThreadPool", BI_THREADPOOL},
+	{M_MP_DUMMY, "Pool", BI_THREADPOOL},
 	{M_SYS, "setswitchinterval", BI_SETSWITCH}, {M_SYS, "getswitchinterval", BI_GETSWITCH},
 	{M_SYS, "setcheckinterval", BI_SETCHECK}, {M_SYS, "getcheckinterval", BI_GETCHECK},
 };
@@ -415,6 +431,8 @@ struct vm_thread {
 	struct vm_proc *proc;
 	void *user;      /* the caller's (the kernel's task) */
 	bool at_breaker; /* the last VM_YIELD stopped at an eval-breaker check point */
+	bool discard;    /* the pending call is a statement (obj.x = v, obj[i] = v): its
+	                  * answer is not pushed */
 	int64_t horizon; /* shared globals may be touched while the cost stays below this */
 	struct value *stack;
 	int sp, cap;
@@ -671,7 +689,12 @@ void vm_return(struct vm_thread *t, struct value v)
 		return;
 	}
 	drop_pending(t);
-	t->stack[t->sp++] = v;
+	if (t->discard) {
+		t->discard = false;
+		vunref(v);
+	} else {
+		t->stack[t->sp++] = v;
+	}
 	t->status = T_READY;
 }
 
@@ -679,6 +702,7 @@ void vm_raise(struct vm_thread *t, const char *type, const char *msg)
 {
 	if (t->status != T_WAIT)
 		return;
+	t->discard = false;
 	drop_pending(t);
 	thread_error(t, t->call_line, t->call_col, "%s: %s", type, msg);
 	t->status = T_RAISED;
@@ -1088,6 +1112,12 @@ static int builtin(struct vm_thread *t, int bid, const struct value *args, int a
 		*out = vm_range_new(i0, i1, i2);
 		break;
 	case BI_LEN:
+		if (a.type == V_HANDLE) { /* len() of a kernel object: Array, Queue, ... */
+			sys_begin(call, SYS_METHOD);
+			call->self = pend(t, a);
+			call->name = "__len__";
+			return 1;
+		}
 		i0 = vm_len(a, e);
 		if (i0 < 0)
 			return -1;
@@ -1210,6 +1240,41 @@ static int builtin(struct vm_thread *t, int bid, const struct value *args, int a
 			return -1;
 		}
 		return 0;
+	case BI_ZIP: { /* a list of tuples (Python's is an iterator; lists serve every use here) */
+		struct value lists[8];
+		int64_t n = INT64_MAX;
+		for (int k = 0; k < argc; k++) {
+			if (!to_list(args[k], &lists[k], e)) {
+				while (k-- > 0)
+					vunref(lists[k]);
+				return -1;
+			}
+			if (SEQ(lists[k])->n < n)
+				n = SEQ(lists[k])->n;
+		}
+		if (argc == 0)
+			n = 0;
+		struct value res = vm_seq_new(V_LIST, (int)n);
+		for (int64_t i = 0; i < n && res.type == V_LIST; i++) {
+			struct value tup = vm_seq_new(V_TUPLE, argc);
+			if (tup.type != V_TUPLE) {
+				vunref(res);
+				res = vm_none();
+				break;
+			}
+			for (int k = 0; k < argc; k++) {
+				SEQ(tup)->items[k] = SEQ(lists[k])->items[i];
+				vref(SEQ(tup)->items[k]);
+			}
+			SEQ(res)->items[i] = tup;
+		}
+		for (int k = 0; k < argc; k++)
+			vunref(lists[k]);
+		if (res.type != V_LIST)
+			return vm_seterr(e, "MemoryError", "out of memory"), -1;
+		*out = res;
+		return 0;
+	}
 	case BI_ENUMERATE: {
 		struct value lst;
 		i0 = 0;
@@ -2084,6 +2149,15 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 			break;
 		}
 		case OP_INDEX: {
+			if (sp[-2].type == V_HANDLE) { /* a kernel object: Array, ... */
+				sys_begin(call, SYS_METHOD);
+				call->self = pend(t, sp[-2]);
+				call->name = "__getitem__";
+				call->argv[call->argc++] = pend(t, sp[-1]);
+				vunref(*--sp);
+				vunref(*--sp);
+				goto syscall;
+			}
 			struct value r;
 			if (!index_get(sp[-2], sp[-1], &r, &e))
 				goto error;
@@ -2093,8 +2167,40 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 			sp[-1] = r;
 			break;
 		}
+		case OP_SLICE: {
+			struct value obj = sp[-4];
+			if (obj.type == V_HANDLE) { /* Array[:] and friends */
+				sys_begin(call, SYS_METHOD);
+				call->self = pend(t, obj);
+				call->name = "__getitem__";
+				for (int i = 3; i >= 1; i--)
+					call->argv[call->argc++] = pend(t, sp[-i]);
+				for (int i = 0; i < 4; i++)
+					vunref(*--sp);
+				goto syscall;
+			}
+			struct value r;
+			if (!vm_slice(obj, sp[-3], sp[-2], sp[-1], &r, &e))
+				goto error;
+			for (int i = 0; i < 4; i++)
+				vunref(*--sp);
+			*sp++ = r;
+			break;
+		}
 		case OP_STORE_INDEX: {
 			struct value obj = sp[-2], idx = sp[-1];
+			if (obj.type == V_HANDLE) {
+				sys_begin(call, SYS_METHOD);
+				call->self = pend(t, obj);
+				call->name = "__setitem__";
+				call->argv[call->argc++] = pend(t, idx);
+				call->argv[call->argc++] = pend(t, sp[-3]);
+				vunref(*--sp);
+				vunref(*--sp);
+				vunref(*--sp);
+				t->discard = true;
+				goto syscall;
+			}
 			if (obj.type != V_LIST) {
 				if (is_seq(obj))
 					RAISE("TypeError", "'%s' object does not support item assignment",
@@ -2149,6 +2255,7 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 			call->argv[call->argc++] = pend(t, sp[-2]);
 			vunref(*--sp);
 			vunref(*--sp);
+			t->discard = true;
 			goto syscall;
 		}
 		case OP_CALL: {

@@ -47,7 +47,14 @@ enum vm_handle_kind {
 	H_EVENT,       /* Event */
 	H_BARRIER,     /* Barrier */
 	H_LOCAL,       /* threading.local(): attributes per thread */
-	H_KIND_COUNT   /* later issues add queues, pipes, pools, ... */
+	H_QUEUE,       /* multiprocessing.Queue: a pipe and a feeder per putting process */
+	H_TQUEUE,      /* queue.Queue: between threads of one process */
+	H_CONN,        /* one end of a multiprocessing.Pipe */
+	H_VALUE,       /* multiprocessing.Value in shared memory */
+	H_ARRAY,       /* multiprocessing.Array in shared memory */
+	H_POOL,        /* multiprocessing.Pool, ThreadPool */
+	H_ASYNC,       /* a pool's AsyncResult */
+	H_KIND_COUNT
 };
 
 struct vobj; /* private: strings, tuples, lists */
@@ -239,7 +246,7 @@ struct value vm_handle(enum vm_handle_kind kind, int64_t id);
 struct value vm_str(const char *s, size_t len); /* copies; V_NONE if out of memory */
 struct value vm_list(int n, struct value *items); /* takes the items' references */
 const char *vm_str_data(struct value v, size_t *len); /* NULL unless V_STR */
-int vm_seq_len(struct value v);                       /* tuple/list length, -1 otherwise */
+int vm_seq_len(struct value v);                       /* tuple/list/range length, -1 otherwise */
 struct value vm_seq_item(struct value v, int i);      /* borrowed */
 void vm_ref(struct value v);
 void vm_unref(struct value v);
@@ -247,6 +254,15 @@ bool vm_truthy(struct value v);
 /* Python's str() and repr() of v, NUL-terminated, truncated to size. Returns buf. */
 char *vm_value_str(const struct vm_program *prog, struct value v, char *buf, size_t size);
 char *vm_value_repr(const struct vm_program *prog, struct value v, char *buf, size_t size);
+/* seq[start:stop:step] of a list, tuple, str or range (None for a part left out), as Python
+ * slices: a new reference in *out; false with the error ("TypeError: ...") in err. */
+bool vm_slice_of(struct value seq, struct value start, struct value stop, struct value step,
+		 struct value *out, char *err, size_t size);
+
+/* A deep copy of v (lists copied, sharing kept), as pickling it to another process would
+ * give. A new reference. */
+struct value vm_value_copy(struct value v);
+
 /* The Python class name of a handle kind ("Process", "lock", "Semaphore", ...). */
 const char *vm_handle_class(enum vm_handle_kind kind);
 /* A duration as the language writes it: "1.5s", "300ms", "25us", "7ns". Returns buf. */

@@ -100,6 +100,14 @@ int64_t vm_range_len(const struct vrange *r);
 size_t vm_utf8_count(const char *s, size_t n);
 /* Item i (0-based, already bounds-checked) of a str, list, tuple or range: a new reference. */
 bool vm_seq_get(struct value seq, int64_t i, struct value *out, struct vm_err *e);
+/* Python's slice bounds for a sequence of length n: start, stop, step (None = default),
+ * giving the first index, the step and the count. false (and an error) when not ints or a
+ * zero step. */
+bool vm_slice_indices(int64_t n, struct value start, struct value stop, struct value step,
+		      int64_t *first, int64_t *stride, int64_t *count, struct vm_err *e);
+/* obj[start:stop:step] of a str, list, tuple or range: a new reference. */
+bool vm_slice(struct value obj, struct value start, struct value stop, struct value step,
+	      struct value *out, struct vm_err *e);
 /* Length of a str (code points), list, tuple or range; -1 (and TypeError) otherwise. */
 int64_t vm_len(struct value v, struct vm_err *e);
 
@@ -152,6 +160,7 @@ enum vm_opcode {
 	OP_FOR_ITER,     /* iterable, state -> iterable, state, item; or pops both and jumps */
 	OP_BUILD_LIST, OP_BUILD_TUPLE, OP_BUILD_STR, OP_UNPACK,
 	OP_INDEX, OP_STORE_INDEX, /* STORE_INDEX: value, obj, index -> */
+	OP_SLICE,        /* obj, start, stop, step -> obj[start:stop:step] */
 	OP_GETATTR, OP_SETATTR,   /* arg = const (attribute name); SETATTR: value, obj -> */
 	OP_CALL,         /* arg = callsite: callee, args, kwargs -> result */
 	OP_CALL_BUILTIN, /* arg = callsite (its builtin): args, kwargs -> result */
@@ -233,6 +242,8 @@ enum vm_builtin_id {
 	BI_LOCK, BI_RLOCK, BI_SEMAPHORE, BI_BSEMAPHORE, BI_CONDITION, BI_EVENT, BI_BARRIER,
 	BI_LOCAL,
 	BI_COMPUTE_NOGIL, BI_SETSWITCH, BI_GETSWITCH, BI_SETCHECK, BI_GETCHECK,
+	BI_MPQUEUE, BI_TQUEUE, BI_PIPE, BI_VALUE, BI_ARRAY, BI_POOL, BI_THREADPOOL,
+	BI_ZIP,
 	BI_COUNT
 };
 
@@ -245,7 +256,10 @@ struct vm_builtin {
 };
 extern const struct vm_builtin vm_builtins[BI_COUNT];
 
-enum vm_module_id { M_OS, M_TIME, M_RANDOM, M_SYS, M_MULTIPROCESSING, M_THREADING, M_COUNT };
+enum vm_module_id {
+	M_OS, M_TIME, M_RANDOM, M_SYS, M_MULTIPROCESSING, M_THREADING, M_QUEUE, M_MP_POOL,
+	M_MP_DUMMY, M_COUNT
+};
 extern const char *const vm_module_names[M_COUNT];
 /* Resolves module.attr to a value (a builtin or a constant); false when not modelled. */
 bool vm_module_attr(int module, const char *attr, struct value *out);

@@ -16,7 +16,11 @@
 	X(kernel) \
 	X(golden) \
 	X(sync) \
-	X(gil)
+	X(gil) \
+	X(ipc) \
+	X(sched) \
+	X(viz) \
+	X(real)
 
 #define DECLARE_SUITE(name) Suite *name##_suite(void);
 SUITES(DECLARE_SUITE)

@@ -802,10 +802,10 @@ static const struct bad_case bad_cases[] = {
 	 "t.slice:1:13: error: expected a name after 'as', found end of line\n"
 	 "    import os as\n"
 	 "                ^\n"},
-	{"x = a[1:2]\n", 0,
-	 "t.slice:1:8: error: slices are not part of the scenario language yet\n"
-	 "    x = a[1:2]\n"
-	 "           ^\n"},
+	{"x = a[1:2:3:4]\n", 0,
+	 "t.slice:1:12: error: expected ']' after the index, found ':'\n"
+	 "    x = a[1:2:3:4]\n"
+	 "               ^\n"},
 	{"x = [i for i in y]\n", 0,
 	 "t.slice:1:8: error: comprehensions are not part of the scenario language yet\n"
 	 "    x = [i for i in y]\n"

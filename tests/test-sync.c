@@ -458,6 +458,26 @@ START_TEST(race_report_by_happens_before)
 }
 END_TEST
 
+START_TEST(expect_reads_globals_after_race_detector)
+{
+	/* Found by fuzz-run: the expectations run in the main process after the kernel is
+	 * freed, and their reads of globals reached the race detector's hook (a use after
+	 * free). They must be read like any other expectation. */
+	struct run r;
+	run_text(&r,
+		 "machine races=on\n"
+		 "x = 1\n"
+		 "expect x == 1\n"
+		 "expect race_on(\"x\") == False\n",
+		 NULL);
+	ck_assert(r.tr->races_checked);
+	ck_assert_int_eq(r.tr->nexpects, 2);
+	ck_assert_msg(r.tr->expects[0].ok && r.tr->expects[1].ok, "expect failed: %s",
+		      trace_str(r.tr, r.tr->expects[0].detail));
+	run_free(&r);
+}
+END_TEST
+
 Suite *sync_suite(void)
 {
 	Suite *s = suite_create("sync");
@@ -481,6 +501,7 @@ Suite *sync_suite(void)
 	tcase_add_test(tc, balance_with_lock_is_zero);
 	tcase_add_test(tc, balance_without_lock_loses_updates);
 	tcase_add_test(tc, race_report_by_happens_before);
+	tcase_add_test(tc, expect_reads_globals_after_race_detector);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -443,7 +443,7 @@ START_TEST(durations)
 	       "print(d, 300ms, 25us, 7ns, 0s, 61s, 1234567ns, -1.5s)\n"
 	       "print(d + 500ms, d * 2, 3 * d, d / 3, d / 2.0, d / 500ms, d // 400ms, d - 2s, d % 400ms)\n"
 	       "print(sum([1s, 2s]), max(1s, 3ms), d > 1s, abs(-1s), 1s == 1000ms, f'{d}', '%s' % d)\n",
-	       "1.5s 300ms 25us 7ns 0s 61s 1234.567us -1.5s\n"
+	       "1.5s 300ms 25us 7ns 0s 61s 1.234567ms -1.5s\n"
 	       "2s 3s 4.5s 500ms 750ms 3.0 3 -500ms 300ms\n"
 	       "3s 1s True 1s True 1.5s 1.5s\n");
 	RUN_ERR("x = 1s < 5\n",
@@ -456,7 +456,9 @@ START_TEST(durations)
 	ck_assert_str_eq(vm_format_dur(7, buf, sizeof buf), "7ns");
 	ck_assert_str_eq(vm_format_dur(0, buf, sizeof buf), "0s");
 	ck_assert_str_eq(vm_format_dur(61000000000, buf, sizeof buf), "61s");
-	ck_assert_str_eq(vm_format_dur(1000000001, buf, sizeof buf), "1000000.001us");
+	/* every digit it needs, in the largest unit it reaches */
+	ck_assert_str_eq(vm_format_dur(1000000001, buf, sizeof buf), "1.000000001s");
+	ck_assert_str_eq(vm_format_dur(1000003000, buf, sizeof buf), "1.000003s");
 }
 END_TEST
 
@@ -589,10 +591,10 @@ END_TEST
 
 START_TEST(compile_errors)
 {
-	COMPILE_ERR("import multiprocessing\np = multiprocessing.Pool(2)\n",
-		    "t.slice:2:5: multiprocessing.Pool is not part of the scenario language yet");
-	COMPILE_ERR("from multiprocessing import Pool\n",
-		    "t.slice:1:1: multiprocessing.Pool is not part of the scenario language yet");
+	COMPILE_ERR("import multiprocessing\nm = multiprocessing.Manager()\n",
+		    "t.slice:2:5: multiprocessing.Manager is not part of the scenario language yet");
+	COMPILE_ERR("from multiprocessing import Manager\n",
+		    "t.slice:1:1: multiprocessing.Manager is not part of the scenario language yet");
 	COMPILE_ERR("import numpy\n", "t.slice:1:1: numpy is not part of the scenario language yet");
 	COMPILE_ERR("x = 1\nprint(foo + x)\n", "t.slice:2:7: name 'foo' is not defined");
 	COMPILE_ERR("def f():\n    return zork()\n", "t.slice:2:12: name 'zork' is not defined");
@@ -606,6 +608,27 @@ START_TEST(compile_errors)
 	struct fk k;
 	fk_start(&k, "machine cores=2\nprint('ok')\n", 0);
 	ck_assert_str_eq(k.out, "ok\n");
+	fk_free(&k);
+}
+END_TEST
+
+START_TEST(top_level_with_compiles_without_leaking)
+{
+	/* Found by fuzz-run: the stack of open `with` blocks of the module's top level was never
+	 * freed (a leak under ASan for every scenario with a top-level with). */
+	struct fk k;
+	ck_assert_msg(fk_load(&k, "import threading\n"
+				  "a = threading.Lock()\n"
+				  "with a:\n"
+				  "    with threading.RLock() as b:\n"
+				  "        pass\n"
+				  "for i in range(2):\n"
+				  "    with a:\n"
+				  "        break\n"),
+		      "%s", k.cdiag);
+	fk_free(&k);
+	ck_assert(!fk_load(&k, "with undefined_name:\n    pass\n"));
+	ck_assert_str_eq(k.cdiag, "t.slice:1:6: name 'undefined_name' is not defined");
 	fk_free(&k);
 }
 END_TEST
@@ -808,6 +831,7 @@ Suite *vm_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("Compile-time and run-time diagnostics");
 	tcase_add_test(tc, compile_errors);
+	tcase_add_test(tc, top_level_with_compiles_without_leaking);
 	tcase_add_test(tc, runtime_errors);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("Instruction costs and yields");

@@ -1,0 +1,319 @@
+/* view.c — `timeslice view` (the window) and `timeslice render` (a PNG file): load a scenario
+ * and simulate it as `timeslice run` does, or load a saved Chrome trace, then hand the trace to
+ * viz/. Built without SDL2 (-Dgui=disabled), both commands say so and fail. */
+#include "view.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "kernel.h"
+#include "machine.h"
+#include "metrics.h"
+#include "scenario.h"
+#include "trace.h"
+#include "trace_load.h"
+#ifdef HAVE_VIZ
+#include "viz.h"
+#endif
+
+/* Exit statuses as `timeslice run` has them. */
+enum { ST_OK = 0, ST_FAILED = 1, ST_USAGE = 2 };
+
+struct view_args {
+	const char *input, *output, *script;
+	int width, height;
+	const char *from, *to;
+	bool projector, no_panel;
+	char flags[8][2][64]; /* machine flags, applied after the scenario's own settings */
+	int nflags;
+};
+
+static const char render_usage[] =
+	"usage: timeslice render SCENARIO|TRACE.json -o OUT.png [options]\n"
+	"  -o, --output FILE   the PNG to write\n"
+	"  --width N           picture width in pixels (default 1400)\n"
+	"  --height N          height (default: tall enough for every row)\n"
+	"  --from D, --to D    the time range shown, e.g. --from 10ms --to 40ms\n"
+	"  --projector         large type, high contrast, colour-blind-safe colours\n"
+	"  --no-panel          leave out the side panel (summary and program output)\n"
+	"  --cores N, --policy P, --quantum D, --seed N, --until D, --max-events N\n"
+	"                      the machine, as for `timeslice run` (scenarios only)\n";
+
+static const char view_usage[] =
+	"usage: timeslice view SCENARIO|TRACE.json [options]\n"
+	"  opens the timeline in a window (H in the window lists the keys)\n"
+	"  --width N, --height N, --from D, --to D, --projector, --no-panel: as for render\n"
+	"  --cores N, --policy P, --quantum D, --seed N, --until D, --max-events N\n"
+	"                      the machine, as for `timeslice run` (scenarios only)\n";
+
+static int parse_int(const char *flag, const char *val, int lo, int hi, int *out)
+{
+	char *end;
+	long n = strtol(val, &end, 10);
+	if (!*val || *end || n < lo || n > hi) {
+		fprintf(stderr, "timeslice: %s: expected a number from %d to %d, found '%s'\n", flag,
+			lo, hi, val);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, bool render, struct view_args *a)
+{
+	memset(a, 0, sizeof *a);
+	static const char *const machine_flags[] = {"cores", "policy", "quantum", "seed", "until",
+						   "max-events"};
+	for (int i = 2; i < argc; i++) {
+		const char *arg = argv[i];
+		if (arg[0] != '-') {
+			if (a->input) {
+				fprintf(stderr, "timeslice %s: give one scenario or trace, not '%s' too\n",
+					argv[1], arg);
+				return -1;
+			}
+			a->input = arg;
+			continue;
+		}
+		if (strcmp(arg, "--projector") == 0) {
+			a->projector = true;
+			continue;
+		}
+		if (strcmp(arg, "--no-panel") == 0) {
+			a->no_panel = true;
+			continue;
+		}
+		char name[64];
+		const char *eq = strchr(arg, '=');
+		snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - arg) : 63, arg);
+		const char *val = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+		bool known = strcmp(name, "--width") == 0 || strcmp(name, "--height") == 0 ||
+			     strcmp(name, "--from") == 0 || strcmp(name, "--to") == 0 ||
+			     (render && (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0)) ||
+			     (!render && strcmp(name, "--script") == 0);
+		int mf = -1;
+		for (int k = 0; k < 6; k++)
+			if (strncmp(name, "--", 2) == 0 && strcmp(name + 2, machine_flags[k]) == 0)
+				mf = k;
+		if (!known && mf < 0) {
+			fprintf(stderr, "timeslice %s: unknown option '%s'\n%s", argv[1], arg,
+				render ? render_usage : view_usage);
+			return -1;
+		}
+		if (!val) {
+			fprintf(stderr, "timeslice %s: %s needs a value\n", argv[1], name);
+			return -1;
+		}
+		if (mf >= 0) {
+			if (a->nflags == 8) {
+				fprintf(stderr, "timeslice: too many machine flags\n");
+				return -1;
+			}
+			struct machine probe;
+			char err[256];
+			machine_defaults(&probe);
+			if (machine_set(&probe, machine_flags[mf], val, err, sizeof err) < 0) {
+				fprintf(stderr, "timeslice: --%s\n", err);
+				return -1;
+			}
+			snprintf(a->flags[a->nflags][0], 64, "%s", machine_flags[mf]);
+			snprintf(a->flags[a->nflags][1], 64, "%s", val);
+			a->nflags++;
+		} else if (strcmp(name, "--width") == 0) {
+			if (parse_int("--width", val, 200, 16384, &a->width) < 0)
+				return -1;
+		} else if (strcmp(name, "--height") == 0) {
+			if (parse_int("--height", val, 150, 16384, &a->height) < 0)
+				return -1;
+		} else if (strcmp(name, "--from") == 0) {
+			a->from = val;
+		} else if (strcmp(name, "--to") == 0) {
+			a->to = val;
+		} else if (strcmp(name, "--script") == 0) {
+			a->script = val;
+		} else {
+			a->output = val;
+		}
+	}
+	if (!a->input) {
+		fprintf(stderr, "timeslice %s: give a scenario (a file or bundled id) or a trace "
+			"(.json)\n%s", argv[1], render ? render_usage : view_usage);
+		return -1;
+	}
+	if (render && !a->output) {
+		fprintf(stderr, "timeslice render: give the PNG to write with -o FILE\n%s", render_usage);
+		return -1;
+	}
+	return 0;
+}
+
+#ifdef HAVE_VIZ
+/* The run to show: a simulated scenario or a loaded trace, with its title lines. */
+struct loaded {
+	struct trace *tr;
+	struct metrics *m;
+	char title[320], subtitle[320];
+};
+
+/* "10 ms", "2.5 s", "750 us": a machine setting as a user writes it */
+static const char *short_time(char *buf, size_t size, int64_t ns)
+{
+	static const struct {
+		int64_t div;
+		const char *unit;
+	} units[] = {{1000000000, "s"}, {1000000, "ms"}, {1000, "us"}, {1, "ns"}};
+	size_t u = 0;
+	while (u < 3 && ns < units[u].div)
+		u++;
+	snprintf(buf, size, "%g %s", (double)ns / (double)units[u].div, units[u].unit);
+	return buf;
+}
+
+static int load_input(const struct view_args *a, struct loaded *out)
+{
+	memset(out, 0, sizeof *out);
+	struct diag d;
+	if (trace_load_is_json_file(a->input)) {
+		if (a->nflags > 0) {
+			fprintf(stderr, "timeslice: --%s applies to scenarios, not to a saved trace\n",
+				a->flags[0][0]);
+			return ST_USAGE;
+		}
+		out->tr = trace_load_chrome(a->input, &d);
+		if (!out->tr) {
+			diag_print(&d, stderr);
+			return ST_USAGE;
+		}
+		const char *src = out->tr->source_name;
+		snprintf(out->title, sizeof out->title, "%s", src);
+		if (strcmp(src, a->input) != 0)
+			snprintf(out->subtitle, sizeof out->subtitle, "from %s", a->input);
+	} else {
+		struct scenario s;
+		if (scenario_load(a->input, &s) < 0)
+			return ST_USAGE;
+		struct machine m;
+		machine_defaults(&m);
+		if (machine_apply_ast(&m, s.ast, &d) < 0 || machine_apply_run_lines(&m, s.src, &d) < 0) {
+			diag_print(&d, stderr);
+			scenario_free(&s);
+			return ST_USAGE;
+		}
+		for (int i = 0; i < a->nflags; i++) {
+			char err[256];
+			if (machine_set(&m, a->flags[i][0], a->flags[i][1], err, sizeof err) < 0) {
+				fprintf(stderr, "timeslice: --%s\n", err);
+				scenario_free(&s);
+				return ST_USAGE;
+			}
+		}
+		out->tr = sim_run(s.ast, s.prog, &m, &d);
+		if (!out->tr) {
+			diag_print(&d, stderr);
+			scenario_free(&s);
+			return ST_FAILED;
+		}
+		snprintf(out->title, sizeof out->title, "%s", s.id ? s.id : s.src->name);
+		char q[64] = "";
+		if (m.policy == POLICY_RR)
+			snprintf(q, sizeof q, ", quantum %s", short_time((char[32]){0}, 32, m.quantum));
+		snprintf(out->subtitle, sizeof out->subtitle, "%d core%s, %s%s", m.cores,
+			 m.cores == 1 ? "" : "s", policy_name(m.policy), q);
+		scenario_free(&s);
+	}
+	out->m = metrics_compute(out->tr);
+	if (!out->m) {
+		fprintf(stderr, "timeslice: out of memory\n");
+		trace_destroy(out->tr);
+		out->tr = NULL;
+		return ST_FAILED;
+	}
+	return ST_OK;
+}
+
+static void loaded_free(struct loaded *l)
+{
+	metrics_destroy(l->m);
+	trace_destroy(l->tr);
+}
+
+#endif
+
+static int time_flag(const char *flag, const char *val, int64_t *ns)
+{
+	if (!val)
+		return 0;
+	if (parse_duration(val, ns) < 0 || *ns < 0) {
+		fprintf(stderr, "timeslice: %s: expected a time such as 20ms or 1.5s, found '%s'\n",
+			flag, val);
+		return -1;
+	}
+	return 0;
+}
+
+static int run(int argc, char **argv, bool render)
+{
+	const char *cmd = render ? "render" : "view";
+	/* for scripts (run.sh): whether this build has the window, silently */
+	if (argc == 3 && strcmp(argv[2], "--window-built") == 0) {
+#ifdef HAVE_VIZ
+		return ST_OK;
+#else
+		return ST_FAILED;
+#endif
+	}
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(render ? render_usage : view_usage, stdout);
+			return ST_OK;
+		}
+	struct view_args a;
+	if (parse_args(argc, argv, render, &a) < 0)
+		return ST_USAGE;
+	int64_t from = 0, to = 0;
+	if (time_flag("--from", a.from, &from) < 0 || time_flag("--to", a.to, &to) < 0)
+		return ST_USAGE;
+	if (a.from && a.to && to <= from) {
+		fprintf(stderr, "timeslice %s: --to must be after --from\n", cmd);
+		return ST_USAGE;
+	}
+#ifndef HAVE_VIZ
+	fprintf(stderr, "timeslice %s: this timeslice was built without the window and the PNG "
+		"renderer (SDL2, SDL2_ttf or SDL2_image was missing); install them "
+		"(bash scripts/deps.sh gui) and rebuild (meson setup --reconfigure build "
+		"-Dgui=enabled)\n", cmd);
+	return ST_FAILED;
+#else
+	struct loaded l;
+	int st = load_input(&a, &l);
+	if (st != ST_OK)
+		return st;
+	if (a.from && !a.to)
+		to = l.tr->makespan > from ? l.tr->makespan : from + 1;
+	struct viz_input in = {.tr = l.tr, .m = l.m, .title = l.title, .subtitle = l.subtitle};
+	struct viz_options opt = {.width = a.width, .height = a.height, .from = from, .to = to,
+				  .projector = a.projector, .no_panel = a.no_panel};
+	char err[512];
+	int rc = render ? viz_render_png(&in, &opt, a.output, err, sizeof err)
+			: viz_window_run(&in, &opt, a.script, err, sizeof err);
+	if (rc < 0) {
+		fprintf(stderr, "timeslice %s: %s\n", cmd, err);
+		st = ST_FAILED;
+	}
+	loaded_free(&l);
+	return st;
+#endif
+}
+
+int cmd_render(int argc, char **argv)
+{
+	return run(argc, argv, true);
+}
+
+int cmd_view(int argc, char **argv)
+{
+	return run(argc, argv, false);
+}

@@ -1,0 +1,181 @@
+/* check.c — what the real runner refuses before anything starts.
+ *
+ * The real runner answers the VM's process and thread calls (see runner.c). What it cannot
+ * reproduce is every kernel object that has no real counterpart yet (locks, semaphores,
+ * conditions, events, barriers, thread-locals: anything of os, threading and multiprocessing
+ * not listed in `executable` below, and with-statements), and a machine setting that changes
+ * the work itself: a cost per interpreted instruction (`machine instr=`) is CPU time the
+ * simulator adds to every line, which a real run cannot add without changing what is measured. Costs of the model's own machine (cs, fork,
+ * thread, quantum) are this machine's real costs in a real run and are not refused. A core
+ * count above this machine's is refused where the CLI resolves it (real_machine_cores). */
+#include <stdbool.h>
+#include <string.h>
+
+#include "real.h"
+
+/* What the runner executes of the modules that have kernel objects; everything else of them
+ * (Lock, Semaphore, Condition, Event, Barrier, local, and what later issues add) is refused. */
+static const char *const executable[][2] = {
+	{"os", "fork"}, {"os", "getpid"}, {"os", "getppid"}, {"os", "cpu_count"},
+	{"multiprocessing", "Process"}, {"multiprocessing", "current_process"},
+	{"multiprocessing", "active_children"}, {"multiprocessing", "cpu_count"},
+	{"threading", "Thread"}, {"threading", "current_thread"}, {"threading", "get_ident"},
+};
+
+static bool guarded(const char *module)
+{
+	return module && (strcmp(module, "os") == 0 || strcmp(module, "multiprocessing") == 0 ||
+			  strcmp(module, "threading") == 0);
+}
+
+static bool can_execute(const char *module, const char *attr)
+{
+	if (!guarded(module))
+		return true;
+	for (size_t i = 0; i < sizeof executable / sizeof executable[0]; i++)
+		if (strcmp(executable[i][0], module) == 0 && strcmp(executable[i][1], attr) == 0)
+			return true;
+	return false;
+}
+
+#define MAX_ALIASES 64
+
+struct checker {
+	const struct ast_program *ast;
+	const char *alias[MAX_ALIASES];  /* a name bound to a module by `import` */
+	const char *module[MAX_ALIASES];
+	int naliases;
+	struct diag *err;
+	bool failed;
+};
+
+static void refuse(struct checker *c, const struct ast_node *n, const char *module,
+		   const char *attr)
+{
+	if (c->failed)
+		return;
+	c->failed = true;
+	diag_set(c->err, c->ast->src, n->line, n->col,
+		 "the real runner cannot execute %s.%s yet: only processes, threads, compute, io, "
+		 "sleep and print run for real so far (docs/real.md); run it with `timeslice run`",
+		 module, attr);
+}
+
+static const char *module_of(const struct checker *c, const char *name)
+{
+	for (int i = c->naliases - 1; i >= 0; i--)
+		if (strcmp(c->alias[i], name) == 0)
+			return c->module[i];
+	return NULL;
+}
+
+static void collect_imports(struct checker *c, const struct ast_node *n)
+{
+	if (!n)
+		return;
+	if (n->kind == AST_IMPORT && !n->str) { /* import a, b as c */
+		for (int i = 0; i < n->params.n && c->naliases < MAX_ALIASES; i++) {
+			const char *mod = n->params.v[i];
+			const char *as = n->params2.v[i] ? n->params2.v[i] : mod;
+			c->alias[c->naliases] = as;
+			c->module[c->naliases++] = mod;
+		}
+	}
+	collect_imports(c, n->a);
+	collect_imports(c, n->b);
+	collect_imports(c, n->c);
+	for (int i = 0; i < n->items.n; i++)
+		collect_imports(c, n->items.v[i]);
+	for (int i = 0; i < n->items2.n; i++)
+		collect_imports(c, n->items2.v[i]);
+}
+
+static void walk(struct checker *c, const struct ast_node *n)
+{
+	if (!n || c->failed)
+		return;
+	switch (n->kind) {
+	case AST_IMPORT:
+		if (n->str) /* from M import x, y */
+			for (int i = 0; i < n->params.n; i++)
+				if (!can_execute(n->str, n->params.v[i]))
+					refuse(c, n, n->str, n->params.v[i]);
+		break;
+	case AST_ATTR:
+		if (n->a && n->a->kind == AST_NAME) {
+			const char *mod = module_of(c, n->a->str);
+			if (mod && !can_execute(mod, n->str))
+				refuse(c, n, mod, n->str);
+		}
+		break;
+	case AST_WITH:
+		if (!c->failed) {
+			c->failed = true;
+			diag_set(c->err, c->ast->src, n->line, n->col,
+				 "the real runner cannot execute a with-statement yet: locks do not run "
+				 "for real so far (docs/real.md); run it with `timeslice run`");
+		}
+		return;
+	case AST_EXPECT: /* checked after the run, against the trace: nothing to execute */
+		return;
+	default:
+		break;
+	}
+	walk(c, n->a);
+	walk(c, n->b);
+	walk(c, n->c);
+	for (int i = 0; i < n->items.n; i++)
+		walk(c, n->items.v[i]);
+	for (int i = 0; i < n->items2.n; i++)
+		walk(c, n->items2.v[i]);
+}
+
+/* The machine line's key `key`, or NULL. */
+static const struct ast_node *machine_key(const struct ast_program *ast, const char *key)
+{
+	const struct ast_node *found = NULL;
+	for (int i = 0; i < ast->body.n; i++) {
+		const struct ast_node *s = ast->body.v[i];
+		if (s->kind != AST_MACHINE)
+			continue;
+		for (int k = 0; k < s->items.n; k++) {
+			const struct ast_node *kw = s->items.v[k];
+			if (kw->kind == AST_KWARG && kw->str && strcmp(kw->str, key) == 0)
+				found = kw; /* the last one wins, as machine_apply_ast applies them */
+		}
+	}
+	return found;
+}
+
+int real_check(const struct ast_program *ast, const struct machine *m, struct diag *err)
+{
+	struct checker c = {.ast = ast, .err = err};
+	for (int i = 0; i < ast->body.n; i++)
+		collect_imports(&c, ast->body.v[i]);
+	for (int i = 0; i < ast->body.n && !c.failed; i++)
+		walk(&c, ast->body.v[i]);
+	if (c.failed)
+		return -1;
+	if (m->instr != 0) {
+		const struct ast_node *kw = machine_key(ast, "instr");
+		char d[32];
+		diag_set(err, ast->src, kw ? kw->line : 0, kw ? kw->col : 0,
+			 "the real runner cannot execute `instr=%s`: a simulated cost per interpreted "
+			 "instruction would change the work a real run measures (remove it, or use "
+			 "compute() for CPU work)", vm_format_dur(m->instr, d, sizeof d));
+		return -1;
+	}
+	return 0;
+}
+
+int real_machine_cores(const struct ast_program *ast, int *line, int *col)
+{
+	const struct ast_node *kw = machine_key(ast, "cores");
+	if (!kw || !kw->a || kw->a->kind != AST_INT)
+		return 0;
+	if (line)
+		*line = kw->line;
+	if (col)
+		*col = kw->col;
+	return (int)kw->a->ival;
+}

@@ -1,0 +1,67 @@
+/* real.h — the real runner: interprets a compiled scenario for real on this machine (processes
+ * by fork, threads by pthreads, compute as a spin on the thread's CPU clock, io and sleep as
+ * clock_nanosleep, an optional real GIL) and returns what happened as the same trace the
+ * simulator makes (trace->origin "real"). See docs/real.md. */
+#ifndef TIMESLICE_REAL_H
+#define TIMESLICE_REAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ast.h"
+#include "diag.h"
+#include "machine.h"
+#include "trace.h"
+#include "vm.h"
+
+enum real_gil {
+	REAL_GIL_NONE, /* threads of a process compute in parallel */
+	REAL_GIL_PY3,  /* CPython >= 3.2: switch interval, drop request, forced hand-off */
+};
+
+struct real_options {
+	int cores;               /* run on this many cores (sched_setaffinity); 0 = all allowed */
+	int policy;              /* -1: the OS default; POLICY_RR or POLICY_FIFO: SCHED_RR/FIFO */
+	enum real_gil gil;
+	int64_t switch_interval; /* py3 GIL switch interval, ns (default 5 ms) */
+	int64_t timeout;         /* ns: kill the run after this long (must be > 0) */
+	int64_t until;           /* ns: stop the run here (END_UNTIL); -1 = none */
+	uint64_t seed;           /* the run's seed (random streams) */
+	size_t max_records;      /* trace records kept; 0 = no limit */
+};
+
+/* Defaults: all cores, OS policy, no GIL, 5 ms interval, 60 s timeout, no until, seed 1. */
+void real_options_default(struct real_options *o);
+
+/* What the caller should tell the user besides the trace (stderr notes, e.g. "SCHED_RR not
+ * permitted (EPERM): running under SCHED_OTHER"). */
+struct real_report {
+	char notes[1024];
+	bool timed_out;          /* killed by --timeout (not --until) */
+	int ncores;              /* cores the run used */
+};
+
+/* Cores this process may run on (its affinity mask). */
+int real_cores_available(void);
+
+/* Checks, before anything starts, that the real runner can execute every element of the
+ * program and machine: returns 0, or -1 with *err at the first element it cannot execute
+ * (file:line:col and the reason). */
+int real_check(const struct ast_program *ast, const struct machine *m, struct diag *err);
+
+/* The core count the scenario's machine line asks for (its line and column in *line, *col),
+ * or 0 if it sets none. */
+int real_machine_cores(const struct ast_program *ast, int *line, int *col);
+
+/* Runs the program for real (after real_check). Blocks until every process of the run has
+ * ended, or the timeout or until has passed (then the whole process group is killed with
+ * SIGKILL), or SIGINT/SIGTERM/SIGHUP arrives (handled the same way). Every process of the run
+ * is reaped before it returns; the shared area is unmapped; nothing is left on disk.
+ * Returns the trace (free with trace_destroy) with its expectations checked against the main
+ * process's final variables, or NULL with *err when the run cannot start (bad --cores, no
+ * memory, fork failed). *rep (may be NULL) gets notes for the user. */
+struct trace *real_run(const struct ast_program *ast, struct vm_program *prog,
+		       const struct machine *m, const struct real_options *o,
+		       struct real_report *rep, struct diag *err);
+
+#endif

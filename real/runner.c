@@ -1,0 +1,1561 @@
+/* runner.c — the real runner: the scenario's processes are real processes (fork), its threads
+ * real threads (pthreads), and each thread interprets its own struct vm_thread and answers the
+ * VM's system calls itself, with the semantics of sim/kernel.c.
+ *
+ * Processes. The caller (the supervisor) forks the run's MainProcess into a process group of
+ * its own and waits: every process of the run is in that group, so a timeout, --until or a
+ * signal kills them all with one kill(-pgid, SIGKILL). The supervisor is a child subreaper for
+ * the run, so orphans come back to it and every process is reaped before real_run returns.
+ * If the supervisor itself dies, MainProcess gets SIGUSR2 (PR_SET_PDEATHSIG) and kills its
+ * group.
+ *
+ * Threads. The VM is not thread-safe (non-atomic reference counts, shared globals), so each
+ * process has an interpreter lock that a thread holds whenever it runs VM code. Without a GIL
+ * (--gil none) it is a plain mutex, released during compute(), io(), sleep() and joins, so
+ * computes run in parallel: it is not a GIL model. With --gil py3 it is CPython's GIL (mutex,
+ * condition variable, switch interval, drop request, forced hand-off): a thread holds it while
+ * interpreting and computing and releases it in io(), sleep() and joins.
+ *
+ * Recording. Each thread writes records about itself (and about the threads it creates) to its
+ * own region of the shared area (shm.h); merge.c makes the trace. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "kernel.h"
+#include "real.h"
+
+/* A gap this long in compute()'s spin loop with (almost) no CPU time is a preemption. */
+#define GAP_NS 30000
+/* Waiting this long for the interpreter mutex is recorded (shorter waits are folded into
+ * running: they are the runner's own cost). */
+#define INTERP_WAIT_NS 50000
+
+struct rproc;
+
+struct rthread {
+	int idx;               /* in its process's table: the handle's id */
+	int slot;              /* shared thread slot, -1 until started */
+	bool started, done, daemon, is_main;
+	char name[64];
+	struct vm_thread *vm;
+	struct value target;
+	int nargs;
+	struct value args[VM_MAX_ARGS];
+	int line;
+	struct rproc *P;
+};
+
+struct rchild {                /* a multiprocessing.Process made in this process */
+	int idx;
+	char name[64];
+	bool daemon, started, reaped;
+	int pid, pidfd, pslot;
+	int exitcode;
+	struct value target;
+	int nargs;
+	struct value args[VM_MAX_ARGS];
+};
+
+/* The interpreter lock: a mutex, or CPython 3's GIL. */
+struct ilock {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;        /* GIL waiters */
+	pthread_cond_t switch_cond; /* a forced drop waits here until another thread took it */
+	bool py3;
+	bool locked;
+	struct rthread *holder, *last_holder;
+	uint64_t switch_number;
+	_Atomic int drop_request;
+	int64_t interval;
+};
+
+struct rproc {
+	int pslot, pid, ppid;
+	char name[64];
+	bool top;                  /* the run's MainProcess */
+	struct vm_proc *vm;
+	pthread_mutex_t lock;      /* the tables below and the done/reaped flags */
+	pthread_cond_t cond;       /* broadcast when a thread ends */
+	struct ilock il;
+	struct rthread **threads;
+	int nthreads, capthreads;
+	struct rchild **children;
+	int nchildren, capchildren;
+	int nthreads_named;        /* Thread-N */
+	int nchildren_named;       /* Process-N */
+	int exitcode;
+};
+
+/* One run, as each process sees it (copied by fork). */
+struct run {
+	struct real_shm shm;
+	struct vm_program *prog;
+	const struct machine *m;
+	struct real_options opt;
+	int ncores;
+	int16_t cpu_core[CPU_SETSIZE];
+	cpu_set_t cpus;
+	int go_fd;                 /* MainProcess: read end of the supervisor's "go" pipe */
+	const char *source_name;
+};
+
+static struct run *R;
+
+/* ---- handles ---- */
+
+#define HANDLE_SELF 0xFFFFF
+
+static int64_t handle_id(const struct rproc *P, int idx)
+{
+	return ((int64_t)P->pslot << 20) | (idx & 0xFFFFF);
+}
+
+/* The local index of a handle of this process, or -1 if it belongs to another process. */
+static int handle_idx(const struct rproc *P, struct value h)
+{
+	if ((h.u.i >> 20) != P->pslot)
+		return -1;
+	return (int)(h.u.i & 0xFFFFF);
+}
+
+/* ---- recording ---- */
+
+static void rec_full(struct rthread *w, int subject, int kind, int state, int reason, int obj,
+		     int64_t arg, int line, int64_t t)
+{
+	struct real_rec r = {.t = t, .subject = subject, .obj = obj, .arg = arg,
+			     .line = (uint32_t)(line > 0 ? line : 0), .kind = (uint8_t)kind,
+			     .state = (uint8_t)state, .reason = (uint16_t)reason};
+	real_record(&R->shm, w->slot, &r);
+}
+
+static void rec_state(struct rthread *T, int state, int reason, int obj, int64_t arg)
+{
+	rec_full(T, T->slot, RK_STATE, state, reason, obj, arg, T->line, -1);
+}
+
+static int64_t rel_now(void)
+{
+	return real_mono_ns() - R->shm.hdr->t0;
+}
+
+static void abs_deadline(struct timespec *ts, int64_t mono_ns)
+{
+	ts->tv_sec = mono_ns / 1000000000;
+	ts->tv_nsec = mono_ns % 1000000000;
+}
+
+/* ---- the interpreter lock / GIL ---- */
+
+static void il_init(struct ilock *g)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cond, &ca);
+	pthread_cond_init(&g->switch_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	g->py3 = R->opt.gil == REAL_GIL_PY3;
+	g->interval = R->opt.switch_interval;
+	g->locked = false;
+	g->holder = g->last_holder = NULL;
+	g->switch_number = 0;
+	atomic_store(&g->drop_request, 0);
+}
+
+/* take_gil of CPython's ceval_gil.c: wait in intervals; an interval that passes with no switch
+ * sets the drop request, which the holder sees in its eval breaker (here: compute's loop and
+ * the VM's periodic yields). `record` says whether to record the wait. */
+static void gil_take(struct rthread *T, bool record)
+{
+	struct ilock *g = &T->P->il;
+	pthread_mutex_lock(&g->mu);
+	if (g->locked && record && g->holder)
+		rec_state(T, TS_GIL, RR_GIL_WAIT, g->holder->slot, 0);
+	while (g->locked) {
+		uint64_t saved = g->switch_number;
+		struct timespec ts;
+		abs_deadline(&ts, real_mono_ns() + g->interval);
+		int rc = pthread_cond_timedwait(&g->cond, &g->mu, &ts);
+		if (rc == ETIMEDOUT && g->locked && g->switch_number == saved)
+			atomic_store(&g->drop_request, 1);
+	}
+	g->locked = true;
+	g->holder = T;
+	g->last_holder = T;
+	g->switch_number++;
+	pthread_cond_broadcast(&g->switch_cond);
+	atomic_store(&g->drop_request, 0);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* drop_gil: a forced drop (the holder saw the drop request) waits until another thread has
+ * taken the GIL, so the holder cannot win it straight back; a voluntary one does not wait. */
+static void gil_drop(struct rthread *T, bool forced)
+{
+	struct ilock *g = &T->P->il;
+	pthread_mutex_lock(&g->mu);
+	g->locked = false;
+	g->holder = NULL;
+	pthread_cond_signal(&g->cond);
+	if (forced)
+		while (g->last_holder == T)
+			pthread_cond_wait(&g->switch_cond, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void il_acquire(struct rthread *T)
+{
+	struct ilock *g = &T->P->il;
+	if (g->py3) {
+		gil_take(T, true);
+		return;
+	}
+	if (pthread_mutex_trylock(&g->mu) == 0)
+		return;
+	int64_t t0 = real_mono_ns();
+	pthread_mutex_lock(&g->mu);
+	int64_t t1 = real_mono_ns();
+	if (t1 - t0 > INTERP_WAIT_NS) {
+		rec_full(T, T->slot, RK_STATE, TS_WAIT, RR_INTERP_WAIT, -1, 0, T->line,
+			 t0 - R->shm.hdr->t0);
+		rec_state(T, TS_RUNNING, RR_INTERP_TAKEN, -1, 0);
+	}
+}
+
+static void il_release(struct rthread *T)
+{
+	if (T->P->il.py3)
+		gil_drop(T, false);
+	else
+		pthread_mutex_unlock(&T->P->il.mu);
+}
+
+/* ---- processes and threads ---- */
+
+static struct rproc *proc_create(int pslot, const char *name)
+{
+	struct rproc *P = calloc(1, sizeof *P);
+	if (!P)
+		return NULL;
+	P->pslot = pslot;
+	snprintf(P->name, sizeof P->name, "%s", name);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&P->lock, NULL);
+	pthread_cond_init(&P->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	il_init(&P->il);
+	return P;
+}
+
+static struct rthread *thread_add(struct rproc *P, const char *name)
+{
+	if (P->nthreads == P->capthreads) {
+		int cap = P->capthreads ? P->capthreads * 2 : 8;
+		struct rthread **v = realloc(P->threads, (size_t)cap * sizeof *v);
+		if (!v)
+			return NULL;
+		P->threads = v;
+		P->capthreads = cap;
+	}
+	struct rthread *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->idx = P->nthreads;
+	t->slot = -1;
+	t->P = P;
+	t->target = vm_none();
+	snprintf(t->name, sizeof t->name, "%s", name);
+	P->threads[P->nthreads++] = t;
+	return t;
+}
+
+static struct rchild *child_add(struct rproc *P)
+{
+	if (P->nchildren == P->capchildren) {
+		int cap = P->capchildren ? P->capchildren * 2 : 8;
+		struct rchild **v = realloc(P->children, (size_t)cap * sizeof *v);
+		if (!v)
+			return NULL;
+		P->children = v;
+		P->capchildren = cap;
+	}
+	struct rchild *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->idx = P->nchildren;
+	c->pidfd = -1;
+	c->pslot = -1;
+	c->target = vm_none();
+	P->children[P->nchildren++] = c;
+	return c;
+}
+
+static void handle_repr(void *ctx, const struct value *h, char *buf, size_t size)
+{
+	struct rproc *P = ctx;
+	int i = handle_idx(P, *h);
+	if (h->aux == H_PROCESS && i == HANDLE_SELF) {
+		snprintf(buf, size, "<_MainProcess name='%s' pid=%d parent=%d started>", P->name, P->pid,
+			 P->ppid);
+	} else if (h->aux == H_PROCESS && i >= 0 && i < P->nchildren) {
+		struct rchild *c = P->children[i];
+		if (c->started)
+			snprintf(buf, size, "<Process name='%s' pid=%d parent=%d %s>", c->name, c->pid,
+				 P->pid, c->reaped ? "stopped" : "started");
+		else
+			snprintf(buf, size, "<Process name='%s' parent=%d initial>", c->name, P->pid);
+	} else if (h->aux == H_THREAD && i >= 0 && i < P->nthreads) {
+		struct rthread *t = P->threads[i];
+		snprintf(buf, size, "<Thread(%s, %s)>", t->name,
+			 !t->started ? "initial" : t->done ? "stopped" : "started");
+	} else {
+		snprintf(buf, size, "<object %d>", i);
+	}
+}
+
+/* The process slot ends: PS_EXITED by itself, or PS_DIED seen by a reaper. Counts it out of
+ * the live processes exactly once. */
+static void pslot_end(int pslot, int state, int exitcode)
+{
+	if (pslot < 0)
+		return;
+	struct real_pslot *ps = &R->shm.procs[pslot];
+	int expected = PS_RUNNING;
+	if (state == PS_DIED)
+		ps->end_t = rel_now();
+	if (atomic_compare_exchange_strong(&ps->state, &expected, state)) {
+		ps->exitcode = exitcode;
+		atomic_fetch_sub(&R->shm.hdr->live_procs, 1);
+	}
+}
+
+static int status_code(int st)
+{
+	return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? -WTERMSIG(st) : -1;
+}
+
+/* Reaps child c if it has ended. Returns whether it is reaped. */
+static bool child_try_reap(struct rproc *P, struct rchild *c)
+{
+	pthread_mutex_lock(&P->lock);
+	if (!c->reaped) {
+		int st;
+		pid_t r = waitpid(c->pid, &st, WNOHANG);
+		if (r == c->pid || (r < 0 && errno == ECHILD)) {
+			c->reaped = true;
+			c->exitcode = r == c->pid ? status_code(st) : -1;
+			if (c->pidfd >= 0)
+				close(c->pidfd);
+			c->pidfd = -1;
+			pslot_end(c->pslot, PS_DIED, c->exitcode); /* no-op if it exited by itself */
+			if (atomic_load(&R->shm.procs[c->pslot].state) == PS_EXITED)
+				c->exitcode = R->shm.procs[c->pslot].exitcode;
+		}
+	}
+	bool done = c->reaped;
+	pthread_mutex_unlock(&P->lock);
+	return done;
+}
+
+/* Waits until child c has ended (reaping it) or the absolute deadline passes (-1: none).
+ * Returns whether it ended. */
+static bool child_wait(struct rproc *P, struct rchild *c, int64_t deadline)
+{
+	for (;;) {
+		if (child_try_reap(P, c))
+			return true;
+		int64_t now = real_mono_ns();
+		if (deadline >= 0 && now >= deadline)
+			return false;
+		int64_t left = deadline >= 0 ? deadline - now : 1000000000;
+		if (c->pidfd >= 0) {
+			struct pollfd pfd = {.fd = c->pidfd, .events = POLLIN};
+			struct timespec ts = {left / 1000000000, left % 1000000000};
+			ppoll(&pfd, 1, &ts, NULL);
+		} else { /* no pidfd (old kernel): poll waitpid */
+			struct timespec ts = {0, left < 200000 ? left : 200000};
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+static void thread_loop(struct rproc *P, struct rthread *T);
+
+static void *thread_main(void *arg)
+{
+	struct rthread *T = arg;
+	R->shm.threads[T->slot].tid = (int32_t)syscall(SYS_gettid);
+	il_acquire(T);
+	rec_state(T, TS_RUNNING, RR_RUN, -1, 0);
+	thread_loop(T->P, T);
+	return NULL;
+}
+
+/* ---- the end of a thread, and of a process ---- */
+
+static void proc_exit(struct rproc *P, struct rthread *T) __attribute__((noreturn));
+
+static void thread_end(struct rproc *P, struct rthread *T, bool error)
+{
+	if (T->is_main) {
+		if (error)
+			P->exitcode = 1;
+		proc_exit(P, T);
+	}
+	rec_state(T, TS_DONE, error ? RR_EXCEPTION : RR_RETURNED, -1, 0);
+	vm_thread_destroy(T->vm);
+	T->vm = NULL;
+	pthread_mutex_lock(&P->lock);
+	T->done = true;
+	pthread_cond_broadcast(&P->cond);
+	pthread_mutex_unlock(&P->lock);
+	il_release(T);
+}
+
+/* Waits (interpreter lock released) until thread o is done or the deadline passes. */
+static bool thread_wait(struct rproc *P, struct rthread *o, int64_t deadline)
+{
+	pthread_mutex_lock(&P->lock);
+	while (!o->done) {
+		if (deadline < 0) {
+			pthread_cond_wait(&P->cond, &P->lock);
+		} else {
+			struct timespec ts;
+			abs_deadline(&ts, deadline);
+			if (pthread_cond_timedwait(&P->cond, &P->lock, &ts) == ETIMEDOUT)
+				break;
+		}
+	}
+	bool done = o->done;
+	pthread_mutex_unlock(&P->lock);
+	return done;
+}
+
+static void results_write(struct rproc *P);
+
+/* CPython's exit: threading._shutdown joins the non-daemon threads, multiprocessing's exit
+ * hook joins the non-daemon children and terminates the daemon ones; then the process ends. */
+static void proc_exit(struct rproc *P, struct rthread *T)
+{
+	for (int i = 0; i < P->nthreads; i++) {
+		struct rthread *o = P->threads[i];
+		if (o == T || !o->started || o->daemon)
+			continue;
+		pthread_mutex_lock(&P->lock);
+		bool done = o->done;
+		pthread_mutex_unlock(&P->lock);
+		if (done)
+			continue;
+		rec_state(T, TS_JOIN, RR_SHUTDOWN_THREAD, o->slot, -1);
+		il_release(T);
+		thread_wait(P, o, -1);
+		il_acquire(T);
+		rec_full(T, T->slot, RK_WAKE, 0, RR_JOIN_DONE, o->slot, 0, T->line, -1);
+		rec_state(T, TS_RUNNING, RR_JOIN_DONE, o->slot, 0);
+	}
+	for (int i = 0; i < P->nchildren; i++) {
+		struct rchild *c = P->children[i];
+		if (!c->started || c->daemon || child_try_reap(P, c))
+			continue;
+		rec_state(T, TS_JOIN, RR_SHUTDOWN_CHILD, c->pslot, -1);
+		il_release(T);
+		child_wait(P, c, -1);
+		il_acquire(T);
+		rec_state(T, TS_RUNNING, RR_JOIN_DONE, c->pslot, 1);
+	}
+	for (int i = 0; i < P->nchildren; i++) {
+		struct rchild *c = P->children[i];
+		if (!c->started || !c->daemon || child_try_reap(P, c))
+			continue;
+		R->shm.procs[c->pslot].terminated = 1;
+		kill(c->pid, SIGTERM);
+		child_wait(P, c, -1);
+	}
+	pthread_mutex_lock(&P->lock);
+	for (int i = 0; i < P->nthreads; i++) {
+		struct rthread *o = P->threads[i];
+		if (o != T && o->started && !o->done)
+			rec_full(T, o->slot, RK_STATE, TS_DONE, RR_DAEMON_END, -1, 0, 0, -1);
+	}
+	pthread_mutex_unlock(&P->lock);
+	rec_state(T, TS_DONE, RR_PROC_EXIT, -1, P->exitcode);
+	pslot_end(P->pslot, PS_EXITED, P->exitcode);
+	if (P->top)
+		results_write(P);
+	_exit(P->exitcode);
+}
+
+/* ---- system calls ---- */
+
+static const struct value *kwarg(const struct vm_call *c, const char *name)
+{
+	for (int i = 0; i < c->kwc; i++)
+		if (strcmp(c->kwname[i], name) == 0)
+			return &c->kwv[i];
+	return NULL;
+}
+
+static void sys_raise(struct rthread *T, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void sys_raise(struct rthread *T, const char *type, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	vm_raise(T->vm, type, msg);
+}
+
+static int64_t dur_arg(const struct vm_call *c)
+{
+	return c->argc > 0 && c->argv[0].type == V_DUR ? c->argv[0].u.i : 0;
+}
+
+static void do_compute(struct rproc *P, struct rthread *T, int64_t d)
+{
+	if (d <= 0)
+		return;
+	bool gil = P->il.py3;
+	if (!gil)
+		il_release(T);
+	int64_t c = real_thread_cpu_ns(), target = c + d;
+	int64_t lw = real_mono_ns(), lc = c;
+	int cpu = sched_getcpu();
+	for (unsigned iter = 1;; iter++) {
+		c = real_thread_cpu_ns();
+		int64_t w = real_mono_ns();
+		if (c >= target)
+			break;
+		bool wrote = false;
+		if (w - lw > GAP_NS && c - lc < (w - lw) / 2) {
+			/* the CPU time it got in the gap came first, then it waited */
+			rec_full(T, T->slot, RK_STATE, TS_READY, RR_PREEMPTED, -1, 0, T->line,
+				 lw + (c - lc) - R->shm.hdr->t0);
+			rec_state(T, TS_RUNNING, RR_RESUMED, -1, 0);
+			cpu = sched_getcpu();
+			wrote = true;
+		} else if ((iter & 63) == 0 && sched_getcpu() != cpu) {
+			rec_state(T, TS_RUNNING, RR_MIGRATED, -1, 0);
+			cpu = sched_getcpu();
+			wrote = true;
+		}
+		if (gil && atomic_load_explicit(&P->il.drop_request, memory_order_relaxed)) {
+			rec_state(T, TS_GIL, RR_GIL_DROP, -1, 0);
+			gil_drop(T, true);
+			gil_take(T, false);
+			rec_state(T, TS_RUNNING, RR_GIL_TAKEN, -1, 0);
+			cpu = sched_getcpu();
+			wrote = true;
+		}
+		if (wrote) {
+			c = real_thread_cpu_ns();
+			w = real_mono_ns();
+		}
+		lw = w;
+		lc = c;
+	}
+	if (!gil)
+		il_acquire(T);
+}
+
+static void do_block(struct rthread *T, int state, int reason, int64_t d)
+{
+	rec_state(T, state, reason, -1, d);
+	int64_t until = real_mono_ns() + (d > 0 ? d : 0);
+	il_release(T);
+	struct timespec ts;
+	abs_deadline(&ts, until);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+	il_acquire(T);
+	rec_state(T, TS_RUNNING, RR_SLEEP_END, -1, state == TS_IO);
+}
+
+/* Process(...) or Thread(...), as sim/kernel.c's sys_new. */
+static void sys_new(struct rproc *P, struct rthread *T, const struct vm_call *c, bool is_proc)
+{
+	const char *what = is_proc ? "Process" : "Thread";
+	static const char *const known[] = {"target", "args", "name", "daemon", "kwargs", "group"};
+	for (int i = 0; i < c->kwc; i++) {
+		bool ok = false;
+		for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
+			ok = ok || strcmp(c->kwname[i], known[j]) == 0;
+		if (!ok) {
+			sys_raise(T, "TypeError", "%s() got an unexpected keyword argument '%s'", what,
+				  c->kwname[i]);
+			return;
+		}
+	}
+	if (c->argc > 0) {
+		sys_raise(T, "TypeError",
+			  "%s() takes keyword arguments only here: write %s(target=f, args=(...))", what,
+			  what);
+		return;
+	}
+	const struct value *target = kwarg(c, "target");
+	const struct value *args = kwarg(c, "args");
+	const struct value *name = kwarg(c, "name");
+	const struct value *daemon = kwarg(c, "daemon");
+	if (!target || (target->type != V_FUNC && target->type != V_BUILTIN)) {
+		sys_raise(T, "TypeError", "%s() needs target= a function", what);
+		return;
+	}
+	if (args && args->type != V_TUPLE && args->type != V_LIST) {
+		sys_raise(T, "TypeError", "%s() args= must be a tuple", what);
+		return;
+	}
+	int nargs = args ? vm_seq_len(*args) : 0;
+	if (nargs > VM_MAX_ARGS) {
+		sys_raise(T, "TypeError", "%s() takes at most %d args", what, VM_MAX_ARGS);
+		return;
+	}
+	if (name && name->type != V_STR && name->type != V_NONE) {
+		sys_raise(T, "TypeError", "%s() name= must be a string", what);
+		return;
+	}
+	struct value *dst_target, *dst_args;
+	int *dst_n;
+	struct value h;
+	pthread_mutex_lock(&P->lock);
+	if (is_proc) {
+		struct rchild *ch = child_add(P);
+		if (!ch) {
+			pthread_mutex_unlock(&P->lock);
+			sys_raise(T, "MemoryError", "out of memory");
+			return;
+		}
+		P->nchildren_named++;
+		if (name && name->type == V_STR)
+			snprintf(ch->name, sizeof ch->name, "%s", vm_str_data(*name, NULL));
+		else if (P->top)
+			snprintf(ch->name, sizeof ch->name, "Process-%d", P->nchildren_named);
+		else
+			snprintf(ch->name, sizeof ch->name, "%.40s:%d", P->name, P->nchildren_named);
+		ch->daemon = daemon && vm_truthy(*daemon);
+		dst_target = &ch->target;
+		dst_args = ch->args;
+		dst_n = &ch->nargs;
+		h = vm_handle(H_PROCESS, handle_id(P, ch->idx));
+	} else {
+		struct rthread *nt = thread_add(P, "");
+		if (!nt) {
+			pthread_mutex_unlock(&P->lock);
+			sys_raise(T, "MemoryError", "out of memory");
+			return;
+		}
+		P->nthreads_named++;
+		if (name && name->type == V_STR)
+			snprintf(nt->name, sizeof nt->name, "%s", vm_str_data(*name, NULL));
+		else
+			snprintf(nt->name, sizeof nt->name, "Thread-%d", P->nthreads_named);
+		nt->daemon = daemon ? vm_truthy(*daemon) : T->daemon;
+		dst_target = &nt->target;
+		dst_args = nt->args;
+		dst_n = &nt->nargs;
+		h = vm_handle(H_THREAD, handle_id(P, nt->idx));
+	}
+	pthread_mutex_unlock(&P->lock);
+	vm_ref(*target);
+	*dst_target = *target;
+	for (int i = 0; i < nargs; i++) {
+		dst_args[i] = vm_seq_item(*args, i);
+		vm_ref(dst_args[i]);
+	}
+	*dst_n = nargs;
+	vm_return(T->vm, h);
+}
+
+static void thread_start(struct rproc *P, struct rthread *T, struct rthread *o)
+{
+	if (o->started) {
+		sys_raise(T, "RuntimeError", "threads can only be started once");
+		return;
+	}
+	int slot = real_shm_new_thread(&R->shm, P->pslot, o->name);
+	if (slot < 0) {
+		sys_raise(T, "RuntimeError", "can't start new thread: the real runner records at most "
+			  "%d threads", REAL_MAX_THREADS);
+		return;
+	}
+	R->shm.threads[slot].daemon = o->daemon;
+	for (int i = 0; i < o->nargs; i++)
+		vm_ref(o->args[i]);
+	vm_ref(o->target);
+	o->vm = vm_thread_create_call(P->vm, o->target, o->nargs, o->args);
+	if (!o->vm) {
+		sys_raise(T, "MemoryError", "out of memory");
+		return;
+	}
+	o->slot = slot;
+	rec_full(T, slot, RK_STATE, TS_NEW, RR_THREAD_NEW, T->slot, 0, T->line, -1);
+	pthread_mutex_lock(&P->lock);
+	o->started = true;
+	pthread_mutex_unlock(&P->lock);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_t pt;
+	int rc = pthread_create(&pt, &attr, thread_main, o);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		rec_full(T, slot, RK_STATE, TS_DONE, RR_EXCEPTION, -1, 0, T->line, -1);
+		pthread_mutex_lock(&P->lock);
+		o->done = true;
+		pthread_mutex_unlock(&P->lock);
+		sys_raise(T, "RuntimeError", "can't start new thread: %s", strerror(rc));
+		return;
+	}
+	rec_full(T, slot, RK_SPAWN_READY, TS_READY, RR_THREAD_STARTED, T->slot, 0, T->line, -1);
+	vm_return(T->vm, vm_none());
+}
+
+/* In a new child process: the runner's state for it, and the thread that goes on there. */
+static void become_child(struct rproc **Pp, struct rthread **Tp, int pslot, int tslot,
+			 const char *name, struct rchild *ch)
+{
+	struct rproc *old = *Pp;
+	struct rthread *oldT = *Tp;
+	signal(SIGUSR2, SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, 0);
+	if (R->go_fd >= 0) {
+		close(R->go_fd);
+		R->go_fd = -1;
+	}
+	struct rproc *np = proc_create(pslot, name);
+	struct rthread *nt = np ? thread_add(np, "MainThread") : NULL;
+	int pid = getpid();
+	if (!np || !nt)
+		_exit(1);
+	np->pid = pid;
+	np->ppid = old->pid;
+	np->vm = vm_proc_fork(old->vm, R->opt.seed * 0x9E3779B97F4A7C15ULL + (uint64_t)pid);
+	if (!np->vm)
+		_exit(1);
+	R->shm.procs[pslot].pid = pid;
+	R->shm.procs[pslot].ppid = old->pid;
+	R->shm.threads[tslot].tid = pid;
+	nt->slot = tslot;
+	nt->is_main = true;
+	nt->started = true;
+	nt->line = oldT->line;
+	if (!ch) {
+		nt->vm = vm_thread_fork(oldT->vm, np->vm);
+		if (nt->vm)
+			vm_return(nt->vm, vm_int(0));
+	} else {
+		vm_ref(ch->target);
+		for (int i = 0; i < ch->nargs; i++)
+			vm_ref(ch->args[i]);
+		nt->vm = vm_thread_create_call(np->vm, ch->target, ch->nargs, ch->args);
+	}
+	if (!nt->vm)
+		_exit(1);
+	vm_program_set_handle_repr(R->prog, handle_repr, np);
+	il_acquire(nt);
+	rec_state(nt, TS_RUNNING, RR_RUN, -1, 0);
+	/* the parent's state (its other threads' VM frames, its tables) is left as it is: this
+	 * process never touches it and ends with _exit */
+	*Pp = np;
+	*Tp = nt;
+}
+
+/* fork() for os.fork() (ch == NULL) or Process.start(). In the child, *Pp and *Tp become the
+ * child's process and main thread. */
+static void do_fork(struct rproc **Pp, struct rthread **Tp, struct rchild *ch)
+{
+	struct rproc *P = *Pp;
+	struct rthread *T = *Tp;
+	const char *name = ch ? ch->name : P->name;
+	int pslot = real_shm_new_proc(&R->shm);
+	int tslot = pslot >= 0 ? real_shm_new_thread(&R->shm, pslot, "MainThread") : -1;
+	if (tslot < 0) {
+		if (pslot >= 0)
+			atomic_store(&R->shm.procs[pslot].state, PS_UNUSED);
+		sys_raise(T, "OSError", "fork failed: the real runner records at most %d processes "
+			  "and %d threads", REAL_MAX_PROCS, REAL_MAX_THREADS);
+		return;
+	}
+	struct real_pslot *ps = &R->shm.procs[pslot];
+	snprintf(ps->name, sizeof ps->name, "%s", name);
+	ps->main_slot = tslot;
+	ps->ppid = P->pid;
+	atomic_fetch_add(&R->shm.hdr->live_procs, 1);
+	rec_full(T, tslot, RK_STATE, TS_NEW, ch ? RR_PROC_NEW : RR_FORK_NEW, T->slot, 0, T->line, -1);
+	pid_t pid = fork();
+	if (pid == 0) {
+		become_child(Pp, Tp, pslot, tslot, name, ch);
+		return;
+	}
+	if (pid < 0) {
+		int e = errno;
+		rec_full(T, tslot, RK_STATE, TS_DONE, RR_EXCEPTION, -1, 0, T->line, -1);
+		atomic_store(&ps->state, PS_UNUSED);
+		atomic_fetch_sub(&R->shm.hdr->live_procs, 1);
+		sys_raise(T, "OSError", "fork failed: %s", strerror(e));
+		return;
+	}
+	ps->pid = pid;
+	if (ch) {
+		pthread_mutex_lock(&P->lock);
+		ch->pid = pid;
+		ch->pslot = pslot;
+		ch->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		ch->started = true;
+		pthread_mutex_unlock(&P->lock);
+	}
+	rec_full(T, tslot, RK_SPAWN_READY, TS_READY, ch ? RR_PROC_STARTED : RR_FORK_RETURNED,
+		 T->slot, 0, T->line, -1);
+	vm_return(T->vm, ch ? vm_none() : vm_int(pid));
+}
+
+static int64_t join_timeout(struct rthread *T, const struct vm_call *c, bool *bad)
+{
+	const struct value *tv = c->argc > 0 ? &c->argv[0] : kwarg(c, "timeout");
+	*bad = false;
+	if (!tv || tv->type == V_NONE)
+		return -1;
+	int64_t t;
+	if (tv->type == V_DUR)
+		t = tv->u.i;
+	else if (tv->type == V_INT)
+		t = tv->u.i * 1000000000LL;
+	else if (tv->type == V_FLOAT)
+		t = (int64_t)(tv->u.f * 1e9);
+	else {
+		sys_raise(T, "TypeError", "join() timeout must be a number or duration");
+		*bad = true;
+		return -1;
+	}
+	return t < 0 ? 0 : t;
+}
+
+static void sys_method(struct rproc **Pp, struct rthread **Tp, const struct vm_call *c)
+{
+	struct rproc *P = *Pp;
+	struct rthread *T = *Tp;
+	bool is_proc = c->self.aux == H_PROCESS;
+	const char *m = c->name;
+	int i = handle_idx(P, c->self);
+	if (c->self.aux != H_PROCESS && c->self.aux != H_THREAD) {
+		sys_raise(T, "AttributeError", "object has no attribute '%s'", m);
+		return;
+	}
+	bool self_proc = is_proc && i == HANDLE_SELF;
+	bool known = is_proc ? (i >= 0 && i < P->nchildren) || self_proc : i >= 0 && i < P->nthreads;
+	if (!known) {
+		/* a handle made in another process (copied by fork): not ours to act on */
+		if (strcmp(m, "is_alive") == 0) {
+			vm_return(T->vm, vm_bool(false));
+			return;
+		}
+		sys_raise(T, "AssertionError", "can only %s a child %s", m,
+			  is_proc ? "process" : "thread of this process");
+		return;
+	}
+	if (strcmp(m, "start") == 0) {
+		if (self_proc) {
+			sys_raise(T, "AssertionError", "cannot start a process twice");
+			return;
+		}
+		if (is_proc) {
+			struct rchild *ch = P->children[i];
+			if (ch->started) {
+				sys_raise(T, "AssertionError", "cannot start a process twice");
+				return;
+			}
+			do_fork(Pp, Tp, ch);
+			return;
+		}
+		thread_start(P, T, P->threads[i]);
+		return;
+	}
+	if (strcmp(m, "join") == 0) {
+		bool bad;
+		int64_t timeout = join_timeout(T, c, &bad);
+		if (bad)
+			return;
+		int64_t deadline = timeout >= 0 ? real_mono_ns() + timeout : -1;
+		if (is_proc) {
+			if (self_proc) {
+				sys_raise(T, "AssertionError", "can only join a child process");
+				return;
+			}
+			struct rchild *ch = P->children[i];
+			if (!ch->started) {
+				sys_raise(T, "AssertionError", "can only join a started process");
+				return;
+			}
+			if (child_try_reap(P, ch)) {
+				vm_return(T->vm, vm_none());
+				return;
+			}
+			rec_state(T, TS_JOIN, RR_JOIN_PROC, ch->pslot, timeout);
+			il_release(T);
+			bool ended = child_wait(P, ch, deadline);
+			il_acquire(T);
+			rec_state(T, TS_RUNNING, ended ? RR_JOIN_DONE : RR_JOIN_TIMEOUT, ch->pslot, 1);
+			vm_return(T->vm, vm_none());
+			return;
+		}
+		struct rthread *o = P->threads[i];
+		if (!o->started) {
+			sys_raise(T, "RuntimeError", "cannot join thread before it is started");
+			return;
+		}
+		if (o == T) {
+			sys_raise(T, "RuntimeError", "cannot join current thread");
+			return;
+		}
+		pthread_mutex_lock(&P->lock);
+		bool done = o->done;
+		pthread_mutex_unlock(&P->lock);
+		if (!done) {
+			rec_state(T, TS_JOIN, RR_JOIN_THREAD, o->slot, timeout);
+			il_release(T);
+			done = thread_wait(P, o, deadline);
+			il_acquire(T);
+			if (done)
+				rec_full(T, T->slot, RK_WAKE, 0, RR_JOIN_DONE, o->slot, 0, T->line, -1);
+			rec_state(T, TS_RUNNING, done ? RR_JOIN_DONE : RR_JOIN_TIMEOUT, o->slot, 0);
+		}
+		vm_return(T->vm, vm_none());
+		return;
+	}
+	if (strcmp(m, "is_alive") == 0) {
+		bool alive;
+		if (self_proc)
+			alive = true;
+		else if (is_proc)
+			alive = P->children[i]->started && !P->children[i]->reaped &&
+				atomic_load(&R->shm.procs[P->children[i]->pslot].state) == PS_RUNNING;
+		else {
+			pthread_mutex_lock(&P->lock);
+			alive = P->threads[i]->started && !P->threads[i]->done;
+			pthread_mutex_unlock(&P->lock);
+		}
+		vm_return(T->vm, vm_bool(alive));
+		return;
+	}
+	if (is_proc && (strcmp(m, "terminate") == 0 || strcmp(m, "kill") == 0)) {
+		if (self_proc) {
+			sys_raise(T, "RuntimeError", "a process cannot terminate itself here");
+			return;
+		}
+		struct rchild *ch = P->children[i];
+		if (ch->started && !child_try_reap(P, ch)) {
+			R->shm.procs[ch->pslot].terminated = 1;
+			kill(ch->pid, m[0] == 't' ? SIGTERM : SIGKILL);
+		}
+		vm_return(T->vm, vm_none());
+		return;
+	}
+	if (!is_proc && strcmp(m, "getName") == 0) {
+		vm_return(T->vm, vm_str(P->threads[i]->name, strlen(P->threads[i]->name)));
+		return;
+	}
+	sys_raise(T, "AttributeError", "'%s' object has no attribute '%s'",
+		  is_proc ? "Process" : "Thread", m);
+}
+
+static void sys_getattr(struct rproc *P, struct rthread *T, const struct vm_call *c)
+{
+	const char *a = c->name;
+	int i = handle_idx(P, c->self);
+	if (c->self.aux == H_PROCESS) {
+		const char *name = NULL;
+		int pid = 0, exitcode = 0;
+		bool started = false, ended = false, daemon = false;
+		if (i == HANDLE_SELF) {
+			name = P->name;
+			pid = P->pid;
+			started = true;
+		} else if (i >= 0 && i < P->nchildren) {
+			struct rchild *ch = P->children[i];
+			name = ch->name;
+			pid = ch->pid;
+			started = ch->started;
+			daemon = ch->daemon;
+			if (started && child_try_reap(P, ch)) {
+				ended = true;
+				exitcode = ch->exitcode;
+			}
+		} else {
+			sys_raise(T, "AttributeError", "a process handle from another process");
+			return;
+		}
+		if (strcmp(a, "name") == 0)
+			vm_return(T->vm, vm_str(name, strlen(name)));
+		else if (strcmp(a, "pid") == 0 || strcmp(a, "ident") == 0)
+			vm_return(T->vm, started ? vm_int(pid) : vm_none());
+		else if (strcmp(a, "exitcode") == 0)
+			vm_return(T->vm, ended ? vm_int(exitcode) : vm_none());
+		else if (strcmp(a, "daemon") == 0)
+			vm_return(T->vm, vm_bool(daemon));
+		else
+			sys_raise(T, "AttributeError", "'Process' object has no attribute '%s'", a);
+		return;
+	}
+	if (c->self.aux == H_THREAD && i >= 0 && i < P->nthreads) {
+		struct rthread *o = P->threads[i];
+		if (strcmp(a, "name") == 0)
+			vm_return(T->vm, vm_str(o->name, strlen(o->name)));
+		else if (strcmp(a, "ident") == 0 || strcmp(a, "native_id") == 0)
+			vm_return(T->vm, o->started && o->slot >= 0
+						 ? vm_int(o->is_main ? P->pid : R->shm.threads[o->slot].tid)
+						 : vm_none());
+		else if (strcmp(a, "daemon") == 0)
+			vm_return(T->vm, vm_bool(o->daemon));
+		else
+			sys_raise(T, "AttributeError", "'Thread' object has no attribute '%s'", a);
+		return;
+	}
+	sys_raise(T, "AttributeError", "object has no attribute '%s'", a);
+}
+
+static void sys_setattr(struct rproc *P, struct rthread *T, const struct vm_call *c)
+{
+	const char *a = c->name;
+	int i = handle_idx(P, c->self);
+	bool is_proc = c->self.aux == H_PROCESS;
+	struct value v = c->argc > 0 ? c->argv[0] : vm_none();
+	char *name;
+	bool started, *daemon;
+	if (is_proc && i >= 0 && i < P->nchildren) {
+		name = P->children[i]->name;
+		started = P->children[i]->started;
+		daemon = &P->children[i]->daemon;
+	} else if (!is_proc && c->self.aux == H_THREAD && i >= 0 && i < P->nthreads) {
+		name = P->threads[i]->name;
+		started = P->threads[i]->started;
+		daemon = &P->threads[i]->daemon;
+	} else {
+		sys_raise(T, "AttributeError", "cannot set attribute '%s'", a);
+		return;
+	}
+	if (strcmp(a, "name") == 0) {
+		if (v.type != V_STR) {
+			sys_raise(T, "TypeError", "name must be a string");
+			return;
+		}
+		if (started) {
+			sys_raise(T, "RuntimeError",
+				  "renaming a started %s is not modelled (its trace row is named)",
+				  is_proc ? "process" : "thread");
+			return;
+		}
+		snprintf(name, 64, "%s", vm_str_data(v, NULL));
+		vm_return(T->vm, vm_none());
+		return;
+	}
+	if (strcmp(a, "daemon") == 0) {
+		if (started) {
+			sys_raise(T, "RuntimeError", "cannot set daemon status of active thread");
+			return;
+		}
+		*daemon = vm_truthy(v);
+		vm_return(T->vm, vm_none());
+		return;
+	}
+	sys_raise(T, "AttributeError", "cannot set attribute '%s'", a);
+}
+
+static void syscall_answer(struct rproc **Pp, struct rthread **Tp, const struct vm_call *c)
+{
+	struct rproc *P = *Pp;
+	struct rthread *T = *Tp;
+	T->line = c->line;
+	switch (c->sys) {
+	case SYS_PRINT: {
+		size_t len = 0;
+		const char *s = c->argc > 0 ? vm_str_data(c->argv[0], &len) : "";
+		int64_t off = real_shm_text(&R->shm, s ? s : "", s ? len : 0);
+		rec_full(T, T->slot, RK_PRINT, 0, 0, -1, off, T->line, -1);
+		vm_return(T->vm, vm_none());
+		return;
+	}
+	case SYS_COMPUTE:
+		do_compute(P, T, dur_arg(c));
+		vm_return(T->vm, vm_none());
+		return;
+	case SYS_IO:
+	case SYS_SLEEP:
+		do_block(T, c->sys == SYS_IO ? TS_IO : TS_SLEEP, c->sys == SYS_IO ? RR_IO : RR_SLEEP,
+			 dur_arg(c));
+		vm_return(T->vm, vm_none());
+		return;
+	case SYS_FORK:
+		do_fork(Pp, Tp, NULL);
+		return;
+	case SYS_GETPID:
+		vm_return(T->vm, vm_int(P->pid));
+		return;
+	case SYS_GETPPID:
+		vm_return(T->vm, vm_int(P->ppid));
+		return;
+	case SYS_GETTID:
+		vm_return(T->vm, vm_int(R->shm.threads[T->slot].tid));
+		return;
+	case SYS_THREAD_NAME:
+		vm_return(T->vm, vm_str(T->name, strlen(T->name)));
+		return;
+	case SYS_NOW:
+	case SYS_ELAPSED: /* every process of a real run starts at its own fork: see docs */
+		vm_return(T->vm, vm_dur(rel_now()));
+		return;
+	case SYS_TIME:
+		vm_return(T->vm, vm_float((double)rel_now() / 1e9));
+		return;
+	case SYS_CPU_COUNT:
+		vm_return(T->vm, vm_int(R->ncores));
+		return;
+	case SYS_ACTIVE_CHILDREN: {
+		struct value items[256];
+		int n = 0;
+		for (int i = 0; i < P->nchildren && n < 256; i++) {
+			struct rchild *ch = P->children[i];
+			if (ch->started && !child_try_reap(P, ch) &&
+			    atomic_load(&R->shm.procs[ch->pslot].state) == PS_RUNNING)
+				items[n++] = vm_handle(H_PROCESS, handle_id(P, i));
+		}
+		vm_return(T->vm, vm_list(n, items));
+		return;
+	}
+	case SYS_CURRENT_THREAD:
+		vm_return(T->vm, vm_handle(H_THREAD, handle_id(P, T->idx)));
+		return;
+	case SYS_CURRENT_PROCESS:
+		vm_return(T->vm, vm_handle(H_PROCESS, handle_id(P, HANDLE_SELF)));
+		return;
+	case SYS_PROCESS_NEW:
+	case SYS_THREAD_NEW:
+		sys_new(P, T, c, c->sys == SYS_PROCESS_NEW);
+		return;
+	case SYS_METHOD:
+		sys_method(Pp, Tp, c);
+		return;
+	case SYS_GETATTR:
+		sys_getattr(P, T, c);
+		return;
+	case SYS_SETATTR:
+		sys_setattr(P, T, c);
+		return;
+	case SYS_NEW: /* real_check refuses these before the run; this is for a dynamic use */
+		sys_raise(T, "NotImplementedError", "the real runner cannot execute %s() yet",
+			  c->name ? c->name : "this object");
+		return;
+	case SYS_QUERY:
+	default:
+		sys_raise(T, "NameError", "name '%s' is only defined in expect lines",
+			  c->name ? c->name : "?");
+		return;
+	}
+}
+
+/* Interprets T until its code ends. Holds the interpreter lock except while waiting. Returns
+ * when a non-main thread ends; a process's main thread ends the process (_exit). */
+static void thread_loop(struct rproc *P, struct rthread *T)
+{
+	for (;;) {
+		struct vm_call call;
+		int64_t cost = 0;
+		enum vm_status st = vm_run(T->vm, &call, &cost);
+		int line = vm_thread_line(T->vm);
+		if (line > 0)
+			T->line = line;
+		switch (st) {
+		case VM_SYSCALL:
+			syscall_answer(&P, &T, &call);
+			continue;
+		case VM_YIELD:
+			/* a long stretch of pure interpretation: let the others in, and (py3) honour a
+			 * drop request as the eval breaker would */
+			if (P->il.py3 && atomic_load(&P->il.drop_request)) {
+				rec_state(T, TS_GIL, RR_GIL_DROP, -1, 0);
+				gil_drop(T, true);
+				gil_take(T, false);
+				rec_state(T, TS_RUNNING, RR_GIL_TAKEN, -1, 0);
+			} else if (!P->il.py3) {
+				il_release(T);
+				sched_yield();
+				il_acquire(T);
+			}
+			continue;
+		case VM_EXIT:
+			thread_end(P, T, false);
+			return;
+		case VM_ERROR: {
+			char text[2048], full[2300];
+			diag_format(vm_thread_error(T->vm), text, sizeof text);
+			snprintf(full, sizeof full, "Exception in %s (pid %d): %s", T->name, P->pid, text);
+			int64_t off = real_shm_text(&R->shm, full, strlen(full));
+			rec_full(T, T->slot, RK_MARK, 0, RR_EXCEPTION, -1, off, T->line, -1);
+			thread_end(P, T, true);
+			return;
+		}
+		}
+	}
+}
+
+/* ---- the main process's results ---- */
+
+static struct real_merge_in merge_in(enum real_stop stop, int64_t stop_t, int sig)
+{
+	return (struct real_merge_in){.shm = &R->shm, .ncores = R->ncores, .cpu_core = R->cpu_core,
+				      .ncpu = CPU_SETSIZE, .source_name = R->source_name,
+				      .max_recs = R->opt.max_records, .stop = stop, .stop_t = stop_t,
+				      .signal = sig, .timeout = R->opt.timeout,
+				      .switch_interval = R->opt.switch_interval};
+}
+
+static int64_t text_of(const char *s)
+{
+	return real_shm_text(&R->shm, s, strlen(s));
+}
+
+static void collect_var(void *ctx, const char *name, const char *repr)
+{
+	struct real_hdr *h = ctx;
+	if (h->nvars >= REAL_MAX_RESULTS)
+		return;
+	h->vars[h->nvars++] = (struct real_result){.a = text_of(name), .b = text_of(repr)};
+}
+
+/* MainProcess, after its own end: waits until the supervisor says every process has ended,
+ * merges the records itself and checks the expectations against its own final variables,
+ * which live only here; the supervisor copies the results into its trace. */
+static void results_write(struct rproc *P)
+{
+	char b;
+	ssize_t n;
+	do
+		n = read(R->go_fd, &b, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		return;
+	struct real_hdr *h = R->shm.hdr;
+	struct real_merge_in in = merge_in(STOP_COMPLETED, 0, 0);
+	struct trace *tr = real_merge(&in);
+	if (!tr)
+		return;
+	vm_proc_foreach_global(P->vm, collect_var, h);
+	expect_check(tr, R->prog, P->vm);
+	for (int i = 0; i < tr->nexpects && h->nexpects < REAL_MAX_RESULTS; i++) {
+		const struct trace_expect *x = &tr->expects[i];
+		h->expects[h->nexpects++] = (struct real_result){
+			.a = text_of(trace_str(tr, x->text)), .b = text_of(trace_str(tr, x->detail)),
+			.line = x->line, .ok = x->ok};
+	}
+	atomic_store(&h->results_ready, 1);
+	trace_destroy(tr);
+}
+
+/* ---- the supervisor ---- */
+
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
+{
+	g_signal = sig;
+}
+
+static void on_parent_death(int sig)
+{
+	(void)sig;
+	kill(0, SIGKILL); /* our own process group: the whole run */
+}
+
+void real_options_default(struct real_options *o)
+{
+	*o = (struct real_options){.cores = 0, .policy = -1, .gil = REAL_GIL_NONE,
+				   .switch_interval = 5000000, .timeout = 60000000000LL,
+				   .until = -1, .seed = 1, .max_records = 0};
+}
+
+int real_cores_available(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) < 0)
+		return (int)sysconf(_SC_NPROCESSORS_ONLN);
+	return CPU_COUNT(&set);
+}
+
+/* MainProcess: set up the machine, then run the program's top level. Never returns. */
+static void main_process(int go_fd) __attribute__((noreturn));
+
+static void main_process(int go_fd)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigaction(SIGINT, &dfl, NULL);
+	sigaction(SIGTERM, &dfl, NULL);
+	sigaction(SIGHUP, &dfl, NULL);
+	struct sigaction pd = {.sa_handler = on_parent_death};
+	sigaction(SIGUSR2, &pd, NULL);
+	pid_t parent = getppid();
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGUSR2);
+	if (getppid() != parent)
+		kill(0, SIGKILL);
+	R->go_fd = go_fd;
+	struct real_hdr *h = R->shm.hdr;
+	sched_setaffinity(0, sizeof R->cpus, &R->cpus);
+	if (R->opt.policy >= 0) {
+		int pol = R->opt.policy == POLICY_FIFO ? SCHED_FIFO : SCHED_RR;
+		struct sched_param sp = {.sched_priority = 1};
+		if (sched_setscheduler(0, pol, &sp) < 0) {
+			h->policy_errno = errno;
+			atomic_store(&h->policy_denied, 1);
+		}
+	}
+	int pslot = real_shm_new_proc(&R->shm);
+	int tslot = real_shm_new_thread(&R->shm, pslot, "MainThread");
+	struct rproc *P = proc_create(pslot, "MainProcess");
+	struct rthread *T = P ? thread_add(P, "MainThread") : NULL;
+	if (!P || !T || pslot < 0 || tslot < 0)
+		_exit(1);
+	P->top = true;
+	P->pid = getpid();
+	P->ppid = parent;
+	struct real_pslot *ps = &R->shm.procs[pslot];
+	snprintf(ps->name, sizeof ps->name, "MainProcess");
+	ps->pid = P->pid;
+	ps->ppid = parent;
+	ps->main_slot = tslot;
+	R->shm.threads[tslot].tid = P->pid;
+	T->slot = tslot;
+	T->is_main = true;
+	T->started = true;
+	vm_program_set_instr_cost(R->prog, 0);
+	vm_program_set_handle_repr(R->prog, handle_repr, P);
+	P->vm = vm_proc_create(R->prog, R->opt.seed);
+	T->vm = P->vm ? vm_thread_create_main(P->vm) : NULL;
+	if (!T->vm)
+		_exit(1);
+	h->t0 = real_mono_ns();
+	rec_full(T, tslot, RK_STATE, TS_NEW, RR_PROGRAM_START, -1, 0, 0, 0);
+	il_acquire(T);
+	rec_state(T, TS_RUNNING, RR_RUN, -1, 0);
+	thread_loop(P, T);
+	_exit(1); /* not reached: the main thread ends in proc_exit */
+}
+
+static void note_reaped(pid_t pid, int st)
+{
+	int n = atomic_load(&R->shm.hdr->nprocs);
+	for (int i = 0; i < n && i < REAL_MAX_PROCS; i++)
+		if (R->shm.procs[i].pid == pid)
+			pslot_end(i, PS_DIED, status_code(st));
+}
+
+static int set_cpus(struct run *run, int want, struct diag *err, const struct ast_program *ast)
+{
+	cpu_set_t have;
+	CPU_ZERO(&have);
+	if (sched_getaffinity(0, sizeof have, &have) < 0) {
+		diag_set(err, ast->src, 0, 0, "sched_getaffinity: %s", strerror(errno));
+		return -1;
+	}
+	int avail = CPU_COUNT(&have);
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	if (want > avail) {
+		diag_set(err, ast->src, 0, 0,
+			 "--cores %d: this machine has %ld online core%s, and this process may use %d",
+			 want, online, online == 1 ? "" : "s", avail);
+		return -1;
+	}
+	if (want <= 0)
+		want = avail;
+	CPU_ZERO(&run->cpus);
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		run->cpu_core[i] = -1;
+	int k = 0;
+	for (int c = 0; c < CPU_SETSIZE && k < want; c++)
+		if (CPU_ISSET(c, &have)) {
+			CPU_SET(c, &run->cpus);
+			run->cpu_core[c] = (int16_t)k++;
+		}
+	run->ncores = want;
+	return 0;
+}
+
+struct trace *real_run(const struct ast_program *ast, struct vm_program *prog,
+		       const struct machine *m, const struct real_options *o,
+		       struct real_report *rep, struct diag *err)
+{
+	struct real_report dummy;
+	if (!rep)
+		rep = &dummy;
+	memset(rep, 0, sizeof *rep);
+	if (real_check(ast, m, err) < 0)
+		return NULL;
+	struct run *run = calloc(1, sizeof *run);
+	if (!run) {
+		diag_set(err, ast->src, 0, 0, "out of memory");
+		return NULL;
+	}
+	run->prog = prog;
+	run->m = m;
+	run->opt = *o;
+	if (run->opt.switch_interval <= 0)
+		run->opt.switch_interval = 5000000;
+	run->source_name = ast->src->name;
+	run->go_fd = -1;
+	if (set_cpus(run, o->cores, err, ast) < 0) {
+		free(run);
+		return NULL;
+	}
+	rep->ncores = run->ncores;
+	if (real_shm_map(&run->shm) < 0) {
+		diag_set(err, ast->src, 0, 0, "cannot map the shared trace buffers: %s", strerror(errno));
+		free(run);
+		return NULL;
+	}
+	int go[2];
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		diag_set(err, ast->src, 0, 0, "pipe: %s", strerror(errno));
+		real_shm_unmap(&run->shm);
+		free(run);
+		return NULL;
+	}
+	R = run;
+	atomic_store(&run->shm.hdr->live_procs, 1);
+	int was_subreaper = 0;
+	prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term, old_hup;
+	sigemptyset(&sa.sa_mask);
+	g_signal = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
+	fflush(NULL); /* the children must not flush our buffered output again */
+	int64_t started = real_mono_ns();
+	pid_t main_pid = fork();
+	if (main_pid == 0) {
+		close(go[1]);
+		main_process(go[0]);
+	}
+	close(go[0]);
+	struct trace *tr = NULL;
+	if (main_pid < 0) {
+		diag_set(err, ast->src, 0, 0, "fork: %s", strerror(errno));
+		goto out;
+	}
+	setpgid(main_pid, main_pid);
+
+	enum real_stop stop = STOP_COMPLETED;
+	bool go_sent = false, main_reaped = false;
+	int64_t stop_abs = 0;
+	for (;;) {
+		int st;
+		pid_t r;
+		while ((r = waitpid(-main_pid, &st, WNOHANG)) > 0) {
+			if (r == main_pid)
+				main_reaped = true;
+			note_reaped(r, st);
+		}
+		int live = atomic_load(&run->shm.hdr->live_procs);
+		if (live == 0 && !go_sent) {
+			go_sent = true;
+			if (write(go[1], "g", 1) != 1)
+				go_sent = true; /* MainProcess is gone: nothing to tell */
+		}
+		if (live == 0 && main_reaped)
+			break;
+		int64_t now = real_mono_ns();
+		int64_t t0 = run->shm.hdr->t0 ? run->shm.hdr->t0 : started;
+		stop_abs = now;
+		if (g_signal) {
+			stop = STOP_SIGNAL;
+			break;
+		}
+		if (o->until >= 0 && now >= t0 + o->until && !go_sent) {
+			stop = STOP_UNTIL;
+			break;
+		}
+		if (now >= started + o->timeout) {
+			stop = STOP_TIMEOUT;
+			break;
+		}
+		struct timespec ts = {0, 500000};
+		nanosleep(&ts, NULL);
+	}
+	if (stop != STOP_COMPLETED)
+		kill(-main_pid, SIGKILL);
+	for (;;) { /* reap the whole group: direct children and orphans that came back to us */
+		int st;
+		pid_t r = waitpid(-main_pid, &st, 0);
+		if (r > 0) {
+			if (stop == STOP_COMPLETED) /* else: killed by us, and left as they were */
+				note_reaped(r, st);
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		break;
+	}
+	int64_t t0 = run->shm.hdr->t0 ? run->shm.hdr->t0 : started;
+	int64_t stop_t = stop == STOP_UNTIL ? o->until : stop_abs - t0;
+	if (stop_t < 0)
+		stop_t = 0;
+	struct real_merge_in in = merge_in(stop, stop_t, (int)g_signal);
+	tr = real_merge(&in);
+	if (!tr) {
+		diag_set(err, ast->src, 0, 0, "out of memory merging the real run's records");
+		goto out;
+	}
+	struct real_hdr *h = run->shm.hdr;
+	if (atomic_load(&h->results_ready)) {
+		for (int i = 0; i < h->nvars; i++)
+			trace_add_var(tr, real_shm_text_at(&run->shm, h->vars[i].a),
+				      real_shm_text_at(&run->shm, h->vars[i].b));
+		for (int i = 0; i < h->nexpects; i++)
+			trace_add_expect(tr, h->expects[i].line,
+					 real_shm_text_at(&run->shm, h->expects[i].a), h->expects[i].ok,
+					 real_shm_text_at(&run->shm, h->expects[i].b));
+	} else {
+		/* the main process did not finish: check against its initial variables, so the
+		 * expectations about the run itself (deadlock, makespan, printed...) still hold */
+		struct vm_proc *p0 = vm_proc_create(prog, o->seed);
+		if (p0) {
+			expect_check(tr, prog, p0);
+			vm_proc_destroy(p0);
+		}
+	}
+	if (atomic_load(&h->policy_denied))
+		snprintf(rep->notes, sizeof rep->notes,
+			 "--policy %s: SCHED_%s is not permitted here (%s); the run used SCHED_OTHER",
+			 policy_name((enum policy)o->policy), o->policy == POLICY_FIFO ? "FIFO" : "RR",
+			 strerror(h->policy_errno));
+	rep->timed_out = stop == STOP_TIMEOUT;
+out:
+	close(go[1]);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+	prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);
+	real_shm_unmap(&run->shm);
+	R = NULL;
+	free(run);
+	return tr;
+}

@@ -1,0 +1,1100 @@
+/* ipc.c — processes that talk: multiprocessing.Queue, queue.Queue, Pipe, Value, Array and
+ * Pool, in the simulated kernel.
+ *
+ * multiprocessing.Queue is built as CPython builds it: a pipe of 64 KiB (the machine's
+ * pipe_capacity) and, in every process that puts, a feeder that writes the pickled items into
+ * the pipe while there is room. put() never blocks; get() reads the pipe, draining it as the
+ * feeder fills it; and a process cannot exit while its feeder still holds bytes it could not
+ * write — the documents' join deadlock. An item's size is what pickle would make of it (exact
+ * for strings, from its repr for the rest) plus the 4-byte length header of a Connection.
+ * Moving bytes takes no simulated time: the model is about who waits for whom.
+ *
+ * A Pipe's send() writes directly and blocks while the pipe is full; recv() drains it. Values
+ * and Arrays live in shared memory: every read and write is a system call of its own, so
+ * `v.value += 1` from two processes loses updates exactly when the schedule interleaves them.
+ * A Pool forks its workers when it is made; each worker takes the next job first come, first
+ * served, runs it as a call in its own process and hands back a copy of the result. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel_internal.h"
+
+/* ---- messages and pipes ---- */
+
+struct msg {
+	struct value v;   /* a copy, owned */
+	int64_t size;     /* bytes on the wire */
+	int64_t written, read;
+	int proc;         /* the process whose feeder (or sender) writes it */
+	int sender;       /* Pipe: the task blocked until it is written, -1 */
+	struct msg *next;
+};
+
+struct chan {
+	int64_t cap;
+	struct msg *head, *tail; /* in the pipe: head is being read, tail being written */
+	struct msg *pend, *pend_tail; /* Queue: items in feeders, not yet in the pipe, in order */
+	struct waitq readers;
+	struct waitq writers;
+	bool closed;
+};
+
+struct tqueue { /* queue.Queue */
+	struct value *items;
+	int n, cap, maxsize;
+	int unfinished;
+	struct waitq getters, putters, joiners;
+};
+
+struct conn {
+	int rx, tx;         /* channel ids (in struct ipc_pipe), -1 when this end cannot */
+	int pipe;           /* the kobj id of the pipe's shared state */
+	bool closed;
+};
+
+struct shared {         /* Value and Array */
+	char typecode[4];
+	struct value *v;
+	int n;              /* 1 for a Value */
+	int lock;           /* kobj id of its RLock, -1 with lock=False */
+};
+
+struct job {
+	struct value fn;
+	struct value *args; /* per call: a tuple of arguments */
+	struct value *results;
+	int ncalls, next, done;
+	bool failed;
+	char error[512];
+	int result;         /* the AsyncResult kobj id */
+	bool is_map;
+};
+
+struct pool {
+	bool threads;       /* ThreadPool: workers are threads of the owner process */
+	int owner;          /* process that made it */
+	int nworkers;
+	int *workers;       /* task ids */
+	struct job *jobs;
+	int njobs, capjobs, next_job;
+	bool closed, terminated;
+	struct waitq idle;  /* workers waiting for a job */
+	struct waitq joiners;
+};
+
+struct async {
+	int pool, job;
+	struct waitq waiters;
+};
+
+struct ipc {
+	enum vm_handle_kind kind;
+	union {
+		struct chan q;       /* H_QUEUE */
+		struct tqueue tq;    /* H_TQUEUE */
+		struct conn c;       /* H_CONN */
+		struct shared sh;    /* H_VALUE, H_ARRAY */
+		struct pool pl;      /* H_POOL */
+		struct async ar;     /* H_ASYNC */
+	} u;
+	struct chan *chans;      /* a Pipe's two directions (on the first end only) */
+};
+
+static struct ipc *ipc_of(struct kernel *k, const struct value *h)
+{
+	int id = (int)h->u.i;
+	return id >= 0 && id < k->nobjs ? k->objs[id]->ipc : NULL;
+}
+
+/* ---- sizes: what pickle would make of a value ---- */
+
+static int64_t pickled_size(const struct kernel *k, struct value v)
+{
+	size_t len;
+	const char *s = vm_str_data(v, &len);
+	if (s) { /* exact for protocol 4: see docs/model.md */
+		int64_t n = (int64_t)len;
+		if (n + 9 >= 65536)
+			return n + 9;
+		return n < 256 ? n + 15 : n + 18;
+	}
+	char buf[4096];
+	vm_value_repr(k->prog, v, buf, sizeof buf);
+	return (int64_t)strlen(buf) + 15;
+}
+
+/* ---- pipes ---- */
+
+static void chan_init(struct chan *c, int64_t cap)
+{
+	memset(c, 0, sizeof *c);
+	c->cap = cap;
+	c->readers = c->writers = (struct waitq){-1, -1};
+}
+
+static int64_t chan_inpipe(const struct chan *c)
+{
+	int64_t n = 0;
+	for (const struct msg *m = c->head; m; m = m->next)
+		n += m->written - m->read;
+	return n;
+}
+
+static void msg_free(struct msg *m)
+{
+	vm_unref(m->v);
+	free(m);
+}
+
+static void proc_feeder_add(struct kernel *k, int proc, int64_t bytes)
+{
+	struct proc *p = k->procs[proc];
+	p->feeder_bytes += bytes;
+}
+
+/* Moves bytes: writers into the pipe while there is room, the first blocked reader out of
+ * it; wakes readers whose message is complete and senders whose message is written, and lets
+ * a process whose feeder is now empty exit. Repeats until nothing moves. */
+static void settle(struct kernel *k, struct chan *c, struct task *by)
+{
+	for (bool moved = true; moved;) {
+		moved = false;
+		/* the message being written (the pipe's tail), or the next pending one */
+		struct msg *w = c->tail && c->tail->written < c->tail->size ? c->tail : NULL;
+		if (!w && c->pend) {
+			w = c->pend;
+			c->pend = w->next;
+			if (!c->pend)
+				c->pend_tail = NULL;
+			w->next = NULL;
+			if (c->tail)
+				c->tail->next = w;
+			else
+				c->head = w;
+			c->tail = w;
+			moved = true;
+		}
+		if (w) {
+			int64_t room = c->cap - chan_inpipe(c);
+			int64_t n = w->size - w->written < room ? w->size - w->written : room;
+			if (n > 0) {
+				w->written += n;
+				moved = true;
+				if (w->sender < 0)
+					proc_feeder_add(k, w->proc, -n);
+				if (w->written == w->size && w->sender >= 0) {
+					struct task *s = k->tasks[w->sender];
+					w->sender = -1;
+					if (s->state != TS_DONE)
+						kern_wake(k, s, vm_none(), by,
+							  kern_reason(k, "the message is in the pipe"));
+				}
+				if (w->written == w->size && w->sender < 0 && k->procs[w->proc]->feeder_bytes == 0)
+					kern_proc_may_exit(k, k->procs[w->proc]);
+			}
+		}
+		/* the first reader drains what is there of the head message */
+		struct msg *r = c->head;
+		if (r && c->readers.head >= 0 && r->written > r->read) {
+			r->read = r->written;
+			moved = true;
+			if (r->read == r->size) {
+				struct task *t = k->tasks[c->readers.head];
+				c->head = r->next;
+				if (!c->head)
+					c->tail = NULL;
+				t->timeout_hook = NULL;
+				kern_wake(k, t, r->v, by,
+					  kern_reason(k, "a %lld-byte message arrived", (long long)r->size));
+				free(r); /* its value went to the reader */
+			}
+		}
+	}
+}
+
+/* A message ready for a reader that is not blocked yet: returns it (the reader takes the
+ * value) when it is complete after draining what is there. */
+static struct msg *read_now(struct chan *c)
+{
+	struct msg *r = c->head;
+	if (!r)
+		return NULL;
+	r->read = r->written;
+	if (r->read < r->size)
+		return NULL;
+	c->head = r->next;
+	if (!c->head)
+		c->tail = NULL;
+	return r;
+}
+
+/* ---- objects ---- */
+
+static struct ipc *make(struct kernel *k, struct task *t, enum vm_handle_kind kind,
+			struct kobj **out)
+{
+	struct kobj *o = sync_obj_new(k, t, kind);
+	struct ipc *x = o ? calloc(1, sizeof *x) : NULL;
+	if (!x)
+		return NULL;
+	x->kind = kind;
+	o->ipc = x;
+	*out = o;
+	return x;
+}
+
+static enum sys_result new_pool(struct kernel *k, struct task *t, bool threads);
+
+enum sys_result ipc_new(struct kernel *k, struct task *t)
+{
+	const struct vm_call *c = &t->call;
+	const char *cls = c->name ? c->name : "";
+	const struct value *a0 = c->argc > 0 ? &c->argv[0] : NULL;
+	struct kobj *o;
+	struct ipc *x;
+	if (strcmp(cls, "Queue") == 0 || strcmp(cls, "queue.Queue") == 0) {
+		bool mp = cls[0] == 'Q';
+		if (!a0)
+			a0 = kern_kwarg(c, "maxsize");
+		int64_t maxsize = a0 && a0->type == V_INT ? a0->u.i : 0;
+		if (a0 && a0->type != V_INT)
+			return kern_raise(k, t, "TypeError", "maxsize must be an integer");
+		if (!(x = make(k, t, mp ? H_QUEUE : H_TQUEUE, &o)))
+			return kern_raise(k, t, "MemoryError", "out of memory");
+		if (mp) {
+			chan_init(&x->u.q, k->m->pipe_capacity);
+		} else {
+			x->u.tq.maxsize = maxsize > 0 ? (int)maxsize : 0;
+			x->u.tq.getters = x->u.tq.putters = x->u.tq.joiners = (struct waitq){-1, -1};
+		}
+		return kern_answer(t, vm_handle(x->kind, o->id));
+	}
+	if (strcmp(cls, "Pipe") == 0) {
+		if (!a0)
+			a0 = kern_kwarg(c, "duplex");
+		bool duplex = !a0 || vm_truthy(*a0);
+		struct kobj *o1, *o2;
+		struct ipc *e1 = make(k, t, H_CONN, &o1), *e2 = e1 ? make(k, t, H_CONN, &o2) : NULL;
+		if (!e2 || !(e1->chans = calloc(2, sizeof *e1->chans)))
+			return kern_raise(k, t, "MemoryError", "out of memory");
+		chan_init(&e1->chans[0], k->m->pipe_capacity); /* 1 -> 2 */
+		chan_init(&e1->chans[1], k->m->pipe_capacity); /* 2 -> 1 */
+		e1->u.c = (struct conn){.rx = 1, .tx = duplex ? 0 : -1, .pipe = o1->id};
+		e2->u.c = (struct conn){.rx = duplex ? 0 : -1, .tx = 1, .pipe = o1->id};
+		if (!duplex) /* Pipe(False): the first end only receives, the second only sends */
+			e1->u.c.rx = 1, e2->u.c.tx = 1;
+		snprintf(o1->name, sizeof o1->name, "%s[0]", t->call.target ? t->call.target : "pipe");
+		snprintf(o2->name, sizeof o2->name, "%s[1]", t->call.target ? t->call.target : "pipe");
+		struct value ends[2] = {vm_handle(H_CONN, o1->id), vm_handle(H_CONN, o2->id)};
+		return kern_answer(t, vm_list(2, ends)); /* unpacks like the tuple Pipe() returns */
+	}
+	if (strcmp(cls, "Value") == 0 || strcmp(cls, "Array") == 0) {
+		bool arr = cls[0] == 'A';
+		if (!a0 || a0->type != V_STR)
+			return kern_raise(k, t, "TypeError", "%s() needs a typecode such as 'i' or 'd'", cls);
+		const char *tc = vm_str_data(*a0, NULL);
+		if (!strchr("bBhHiIlLqQfdc", tc[0]) || tc[1])
+			return kern_raise(k, t, "TypeError", "bad typecode (must be b, B, h, H, i, I, l, L, "
+					  "q, Q, f, d or c): '%s'", tc);
+		const struct value *init = c->argc > 1 ? &c->argv[1] : NULL;
+		const struct value *lk = kern_kwarg(c, "lock");
+		int n = 1;
+		if (arr) {
+			if (init && init->type == V_INT)
+				n = (int)init->u.i;
+			else if (init && vm_seq_len(*init) >= 0)
+				n = vm_seq_len(*init);
+			else
+				return kern_raise(k, t, "TypeError", "Array() needs a size or a sequence");
+			if (n < 0 || n > 1000000)
+				return kern_raise(k, t, "ValueError", "Array size must be 0 to 1000000");
+		}
+		if (!(x = make(k, t, arr ? H_ARRAY : H_VALUE, &o)))
+			return kern_raise(k, t, "MemoryError", "out of memory");
+		struct shared *sh = &x->u.sh;
+		snprintf(sh->typecode, sizeof sh->typecode, "%s", tc);
+		sh->n = n;
+		sh->v = calloc((size_t)n + 1, sizeof *sh->v);
+		bool fl = strchr("fd", tc[0]) != NULL;
+		for (int i = 0; i < n; i++) {
+			struct value v = fl ? vm_float(0) : vm_int(0);
+			if (!arr && init)
+				v = *init;
+			else if (arr && init && init->type != V_INT)
+				v = vm_seq_item(*init, i);
+			if (fl && v.type == V_INT)
+				v = vm_float((double)v.u.i);
+			vm_ref(v);
+			sh->v[i] = v;
+		}
+		sh->lock = -1;
+		if (!lk || vm_truthy(*lk)) {
+			struct vm_call save = t->call;
+			t->call.target = NULL;
+			struct kobj *l = sync_obj_new(k, t, H_RLOCK);
+			t->call = save;
+			if (!l)
+				return kern_raise(k, t, "MemoryError", "out of memory");
+			snprintf(l->name, sizeof l->name, "%.50s.lock", o->name);
+			sh->lock = l->id;
+		}
+		return kern_answer(t, vm_handle(x->kind, o->id));
+	}
+	if (strcmp(cls, "Pool") == 0 || strcmp(cls, "ThreadPool") == 0)
+		return new_pool(k, t, cls[0] == 'T');
+	return kern_raise(k, t, "NameError", "%s is not part of the scenario language yet", cls);
+}
+
+/* ---- multiprocessing.Queue ---- */
+
+static enum sys_result queue_get(struct kernel *k, struct task *t, struct kobj *o, struct chan *q)
+{
+	const struct vm_call *c = &t->call;
+	const struct value *bv = c->argc > 0 ? &c->argv[0] : kern_kwarg(c, "block");
+	const struct value *tv = c->argc > 1 ? &c->argv[1] : kern_kwarg(c, "timeout");
+	bool block = !bv || vm_truthy(*bv);
+	int64_t timeout = -1;
+	if (tv && !kern_timeout_arg(k, t, tv, &timeout))
+		return SR_RAISED;
+	if (q->closed)
+		return kern_raise(k, t, "ValueError", "Queue %s is closed", o->name);
+	if (q->readers.head < 0) {
+		struct msg *m = read_now(q);
+		settle(k, q, t); /* reading made room for the feeders */
+		if (m) {
+			struct value v = m->v;
+			free(m);
+			return kern_answer(t, v);
+		}
+	}
+	if (!block)
+		return kern_raise(k, t, "queue.Empty", "%s", "the queue is empty");
+	kern_waitq_add(k, &q->readers, t);
+	t->wait_obj = -1;
+	t->timeout_hook = NULL;
+	t->timeout_raise = "queue.Empty";
+	kern_block(k, t, TS_WAIT, timeout,
+		   kern_reason(k, "waits in %s.get() at line %d", o->name, t->line));
+	settle(k, q, t);
+	return SR_BLOCKED;
+}
+
+static enum sys_result queue_put(struct kernel *k, struct task *t, struct kobj *o, struct chan *q)
+{
+	const struct vm_call *c = &t->call;
+	if (c->argc < 1)
+		return kern_raise(k, t, "TypeError", "put() missing 1 required argument: 'obj'");
+	if (q->closed)
+		return kern_raise(k, t, "ValueError", "Queue %s is closed", o->name);
+	struct msg *m = calloc(1, sizeof *m);
+	if (!m)
+		return kern_raise(k, t, "MemoryError", "out of memory");
+	m->v = vm_value_copy(c->argv[0]);
+	m->size = pickled_size(k, c->argv[0]) + 4;
+	m->proc = t->proc;
+	m->sender = -1;
+	if (q->pend_tail)
+		q->pend_tail->next = m;
+	else
+		q->pend = m;
+	q->pend_tail = m;
+	proc_feeder_add(k, t->proc, m->size);
+	settle(k, q, t);
+	return kern_answer(t, vm_none());
+}
+
+/* ---- queue.Queue ---- */
+
+static enum sys_result tq_method(struct kernel *k, struct task *t, struct kobj *o,
+				 struct tqueue *q, const char *m)
+{
+	const struct vm_call *c = &t->call;
+	if (strcmp(m, "put") == 0 || strcmp(m, "put_nowait") == 0) {
+		if (c->argc < 1)
+			return kern_raise(k, t, "TypeError", "put() missing 1 required argument: 'item'");
+		if (q->getters.head >= 0) { /* straight to a waiting getter */
+			struct task *g = k->tasks[q->getters.head];
+			vm_ref(c->argv[0]);
+			q->unfinished++;
+			g->timeout_hook = NULL;
+			kern_wake(k, g, c->argv[0], t, kern_reason(k, "%s puts into %s", t->name, o->name));
+			return kern_answer(t, vm_none());
+		}
+		if (q->maxsize && q->n >= q->maxsize) {
+			if (m[3] == '_')
+				return kern_raise(k, t, "queue.Full", "%s", "the queue is full");
+			return kern_raise(k, t, "NotImplementedError",
+					  "a put() that waits for room is not modelled yet");
+		}
+		if (q->n == q->cap) {
+			int cap = q->cap ? q->cap * 2 : 16;
+			struct value *v = realloc(q->items, (size_t)cap * sizeof *v);
+			if (!v)
+				return kern_raise(k, t, "MemoryError", "out of memory");
+			q->items = v;
+			q->cap = cap;
+		}
+		vm_ref(c->argv[0]);
+		q->items[q->n++] = c->argv[0];
+		q->unfinished++;
+		return kern_answer(t, vm_none());
+	}
+	if (strcmp(m, "get") == 0 || strcmp(m, "get_nowait") == 0) {
+		const struct value *bv = c->argc > 0 ? &c->argv[0] : kern_kwarg(c, "block");
+		const struct value *tv = c->argc > 1 ? &c->argv[1] : kern_kwarg(c, "timeout");
+		bool block = m[3] != '_' && (!bv || vm_truthy(*bv));
+		int64_t timeout = -1;
+		if (tv && !kern_timeout_arg(k, t, tv, &timeout))
+			return SR_RAISED;
+		if (q->n > 0) {
+			struct value v = q->items[0];
+			memmove(q->items, q->items + 1, (size_t)(q->n - 1) * sizeof *q->items);
+			q->n--;
+			return kern_answer(t, v);
+		}
+		if (!block)
+			return kern_raise(k, t, "queue.Empty", "%s", "the queue is empty");
+		kern_waitq_add(k, &q->getters, t);
+		t->wait_obj = -1;
+		t->timeout_raise = "queue.Empty";
+		kern_block(k, t, TS_WAIT, timeout,
+			   kern_reason(k, "waits in %s.get() at line %d", o->name, t->line));
+		return SR_BLOCKED;
+	}
+	if (strcmp(m, "task_done") == 0) {
+		if (q->unfinished <= 0)
+			return kern_raise(k, t, "ValueError", "task_done() called too many times");
+		if (--q->unfinished == 0)
+			kern_wake_all(k, &q->joiners, t, kern_reason(k, "every item of %s is done", o->name));
+		return kern_answer(t, vm_none());
+	}
+	if (strcmp(m, "join") == 0) {
+		if (q->unfinished == 0)
+			return kern_answer(t, vm_none());
+		kern_waitq_add(k, &q->joiners, t);
+		t->wait_obj = -1;
+		kern_block(k, t, TS_WAIT, -1, kern_reason(k, "waits in %s.join()", o->name));
+		return SR_BLOCKED;
+	}
+	if (strcmp(m, "qsize") == 0)
+		return kern_answer(t, vm_int(q->n));
+	if (strcmp(m, "empty") == 0)
+		return kern_answer(t, vm_bool(q->n == 0));
+	if (strcmp(m, "full") == 0)
+		return kern_answer(t, vm_bool(q->maxsize && q->n >= q->maxsize));
+	return kern_raise(k, t, "AttributeError", "'Queue' object has no attribute '%s'", m);
+}
+
+/* ---- Pipe ---- */
+
+static enum sys_result conn_method(struct kernel *k, struct task *t, struct kobj *o,
+				   struct conn *cn, const char *m)
+{
+	const struct vm_call *c = &t->call;
+	struct chan *chans = ((struct ipc *)k->objs[cn->pipe]->ipc)->chans;
+	if (strcmp(m, "close") == 0) {
+		cn->closed = true;
+		return kern_answer(t, vm_none());
+	}
+	if (cn->closed)
+		return kern_raise(k, t, "OSError", "handle is closed");
+	if (strcmp(m, "send") == 0) {
+		if (cn->tx < 0)
+			return kern_raise(k, t, "OSError", "connection is read-only");
+		if (c->argc != 1)
+			return kern_raise(k, t, "TypeError", "send() takes one object");
+		struct chan *ch = &chans[cn->tx];
+		struct msg *msg = calloc(1, sizeof *msg);
+		if (!msg)
+			return kern_raise(k, t, "MemoryError", "out of memory");
+		msg->v = vm_value_copy(c->argv[0]);
+		msg->size = pickled_size(k, c->argv[0]) + 4;
+		msg->proc = t->proc;
+		msg->sender = t->id;
+		if (ch->pend_tail)
+			ch->pend_tail->next = msg;
+		else
+			ch->pend = msg;
+		ch->pend_tail = msg;
+		/* the sender writes itself: it blocks until the whole message is in the pipe */
+		kern_waitq_add(k, &ch->writers, t);
+		t->wait_obj = -1;
+		kern_block(k, t, TS_WAIT, -1,
+			   kern_reason(k, "%s.send() of %lld bytes waits for room in the pipe", o->name,
+				       (long long)msg->size));
+		settle(k, ch, t);
+		return SR_BLOCKED;
+	}
+	if (strcmp(m, "recv") == 0 || strcmp(m, "poll") == 0) {
+		if (cn->rx < 0)
+			return kern_raise(k, t, "OSError", "connection is write-only");
+		struct chan *ch = &chans[cn->rx];
+		if (m[0] == 'p') { /* poll(timeout=0): is there something to read? */
+			if (ch->head || ch->pend)
+				return kern_answer(t, vm_bool(true));
+			const struct value *tv = c->argc > 0 ? &c->argv[0] : kern_kwarg(c, "timeout");
+			int64_t timeout = 0;
+			if (tv && !kern_timeout_arg(k, t, tv, &timeout))
+				return SR_RAISED;
+			if (timeout == 0)
+				return kern_answer(t, vm_bool(false));
+			return kern_raise(k, t, "NotImplementedError",
+					  "poll() with a timeout is not modelled yet");
+		}
+		if (ch->readers.head < 0) {
+			struct msg *msg = read_now(ch);
+			settle(k, ch, t);
+			if (msg) {
+				struct value v = msg->v;
+				free(msg);
+				return kern_answer(t, v);
+			}
+		}
+		kern_waitq_add(k, &ch->readers, t);
+		t->wait_obj = -1;
+		kern_block(k, t, TS_WAIT, -1, kern_reason(k, "waits in %s.recv() at line %d", o->name,
+							  t->line));
+		settle(k, ch, t);
+		return SR_BLOCKED;
+	}
+	return kern_raise(k, t, "AttributeError", "'Connection' object has no attribute '%s'", m);
+}
+
+/* ---- Pool ---- */
+
+static enum sys_result new_pool(struct kernel *k, struct task *t, bool threads)
+{
+	const struct vm_call *c = &t->call;
+	const struct value *nv = c->argc > 0 ? &c->argv[0] : kern_kwarg(c, "processes");
+	if (c->argc > 1 || kern_kwarg(c, "initializer"))
+		return kern_raise(k, t, "NotImplementedError", "a pool initializer is not modelled yet");
+	int n = k->m->cores;
+	if (nv && nv->type != V_NONE) {
+		if (nv->type != V_INT)
+			return kern_raise(k, t, "TypeError", "processes must be an integer");
+		if (nv->u.i < 1)
+			return kern_raise(k, t, "ValueError", "Number of processes must be at least 1");
+		if (nv->u.i > 4096)
+			return kern_raise(k, t, "ValueError", "at most 4096 pool workers");
+		n = (int)nv->u.i;
+	}
+	struct kobj *o;
+	struct ipc *x = make(k, t, H_POOL, &o);
+	if (!x || !(x->u.pl.workers = calloc((size_t)n, sizeof(int))))
+		return kern_raise(k, t, "MemoryError", "out of memory");
+	struct pool *pl = &x->u.pl;
+	pl->threads = threads;
+	pl->owner = t->proc;
+	pl->nworkers = n;
+	pl->idle = pl->joiners = (struct waitq){-1, -1};
+	/* the workers start now, each costing its creator a fork (or a thread start) */
+	int64_t cost = 0;
+	for (int i = 0; i < n; i++) {
+		int w = kern_spawn_worker(k, t, o->id, threads, i + 1, &pl->idle);
+		if (w < 0)
+			return kern_raise(k, t, "MemoryError", "out of memory");
+		pl->workers[i] = w;
+		cost += threads ? k->m->thread_cost : k->m->fork_cost;
+	}
+	kern_answer(t, vm_handle(H_POOL, o->id));
+	t->debt += cost;
+	t->after = AFTER_EXEC;
+	return cost > 0 ? SR_BURN : SR_CONTINUE;
+}
+
+static struct pool *pool_of(struct kernel *k, int id)
+{
+	return &((struct ipc *)k->objs[id]->ipc)->u.pl;
+}
+
+/* Gives idle workers their jobs' next calls. */
+static void dispatch(struct kernel *k, int pool_id, struct task *by)
+{
+	struct pool *pl = pool_of(k, pool_id);
+	while (pl->idle.head >= 0 && pl->next_job < pl->njobs) {
+		struct job *j = &pl->jobs[pl->next_job];
+		if (j->next >= j->ncalls) {
+			pl->next_job++;
+			continue;
+		}
+		struct task *w = k->tasks[pl->idle.head];
+		kern_waitq_remove(k, w);
+		if (!kern_worker_start(k, w, j->fn, j->args[j->next], pl->threads)) {
+			kern_stop(k, END_LIMIT, "out of memory starting a pool task");
+			return;
+		}
+		w->job = pl->next_job;
+		w->job_call = j->next++;
+		kern_wake(k, w, vm_none(), by, kern_reason(k, "picks up a task of %s", k->objs[pool_id]->name));
+	}
+	/* closed and out of work: the idle workers exit */
+	if (pl->closed && pl->next_job >= pl->njobs)
+		while (pl->idle.head >= 0) {
+			struct task *w = k->tasks[pl->idle.head];
+			kern_waitq_remove(k, w);
+			w->pool = -1;
+			kern_wake(k, w, vm_none(), by, kern_reason(k, "the pool is closed: the worker exits"));
+		}
+}
+
+static int submit(struct kernel *k, struct task *t, int pool_id, struct value fn,
+		  const struct value *argsets, int ncalls, bool is_map)
+{
+	struct pool *pl = pool_of(k, pool_id);
+	if (pl->njobs == pl->capjobs) {
+		int cap = pl->capjobs ? pl->capjobs * 2 : 16;
+		struct job *v = realloc(pl->jobs, (size_t)cap * sizeof *v);
+		if (!v)
+			return -1;
+		pl->jobs = v;
+		pl->capjobs = cap;
+	}
+	struct job *j = &pl->jobs[pl->njobs];
+	memset(j, 0, sizeof *j);
+	j->fn = fn;
+	vm_ref(fn);
+	j->ncalls = ncalls;
+	j->is_map = is_map;
+	j->args = calloc((size_t)ncalls + 1, sizeof *j->args);
+	j->results = calloc((size_t)ncalls + 1, sizeof *j->results);
+	if (!j->args || !j->results)
+		return -1;
+	for (int i = 0; i < ncalls; i++) {
+		j->args[i] = pl->threads ? argsets[i] : vm_value_copy(argsets[i]);
+		if (pl->threads)
+			vm_ref(argsets[i]);
+		j->results[i] = vm_none();
+	}
+	struct kobj *ro;
+	struct ipc *rx = make(k, t, H_ASYNC, &ro);
+	if (!rx)
+		return -1;
+	rx->u.ar = (struct async){.pool = pool_id, .job = pl->njobs, .waiters = {-1, -1}};
+	j->result = ro->id;
+	pl->njobs++;
+	dispatch(k, pool_id, t);
+	return ro->id;
+}
+
+/* The value a finished job gives: its result, or the list of a map's results. */
+static struct value job_value(const struct job *j)
+{
+	if (!j->is_map) {
+		vm_ref(j->results[0]);
+		return j->results[0];
+	}
+	for (int i = 0; i < j->ncalls; i++)
+		vm_ref(j->results[i]);
+	return vm_list(j->ncalls, j->results);
+}
+
+static enum sys_result async_get(struct kernel *k, struct task *t, struct kobj *o, bool wait_only)
+{
+	const struct vm_call *c = &t->call;
+	struct async *ar = &((struct ipc *)o->ipc)->u.ar;
+	struct job *j = &pool_of(k, ar->pool)->jobs[ar->job];
+	const struct value *tv = c->argc > 0 ? &c->argv[0] : kern_kwarg(c, "timeout");
+	int64_t timeout = -1;
+	if (tv && !kern_timeout_arg(k, t, tv, &timeout))
+		return SR_RAISED;
+	if (j->done == j->ncalls) {
+		if (wait_only)
+			return kern_answer(t, vm_none());
+		if (j->failed)
+			return kern_raise(k, t, "RemoteError", "%s", j->error);
+		return kern_answer(t, job_value(j));
+	}
+	kern_waitq_add(k, &ar->waiters, t);
+	t->wait_obj = -1;
+	t->timeout_raise = wait_only ? NULL : "multiprocessing.TimeoutError";
+	kern_block(k, t, TS_WAIT, timeout,
+		   kern_reason(k, "waits in %s.%s() at line %d", o->name, wait_only ? "wait" : "get",
+			       t->line));
+	return SR_BLOCKED;
+}
+
+bool ipc_worker_done(struct kernel *k, struct task *t, bool error)
+{
+	if (t->pool < 0)
+		return false;
+	int pool_id = t->pool;
+	struct pool *pl = pool_of(k, pool_id);
+	if (t->job >= 0) {
+		struct job *j = &pl->jobs[t->job];
+		if (error) {
+			if (!j->failed) {
+				const struct diag *d = vm_thread_error(t->vm);
+				snprintf(j->error, sizeof j->error, "%.400s (in %.60s, line %d)", d->msg,
+					 k->procs[t->proc]->name, d->line);
+			}
+			j->failed = true;
+		} else {
+			struct value r = vm_thread_result(t->vm);
+			vm_unref(j->results[t->job_call]);
+			j->results[t->job_call] = pl->threads ? r : vm_value_copy(r);
+			if (pl->threads)
+				vm_ref(r);
+		}
+		t->job = -1;
+		if (++j->done == j->ncalls) {
+			struct ipc *rx = k->objs[j->result]->ipc;
+			struct waitq *wq = &rx->u.ar.waiters;
+			while (wq->head >= 0) {
+				struct task *w = k->tasks[wq->head];
+				if (j->failed && w->timeout_raise) { /* get(): the job's exception */
+					kern_waitq_remove(k, w);
+					w->gen++;
+					vm_raise(w->vm, "RemoteError", j->error);
+					w->has_call = false;
+					kern_make_ready(k, w, ENQ_WAKEUP, kern_reason(k, "the task failed"));
+				} else {
+					kern_wake(k, w, j->failed ? vm_none() : (w->timeout_raise ? job_value(j)
+												    : vm_none()),
+						  t, kern_reason(k, "the pool's task is done"));
+				}
+			}
+		}
+	}
+	if (pl->terminated)
+		return false;
+	/* next: another call of some job, or wait idle; closed and done: exit */
+	if (pl->closed && pl->next_job >= pl->njobs) {
+		t->pool = -1;
+		return false;
+	}
+	kern_waitq_add(k, &pl->idle, t);
+	t->wait_obj = -1;
+	kern_block(k, t, TS_WAIT, -1, kern_reason(k, "an idle pool worker waits for a task"));
+	dispatch(k, pool_id, t);
+	return true;
+}
+
+static enum sys_result pool_method(struct kernel *k, struct task *t, struct kobj *o,
+				   struct pool *pl, const char *m)
+{
+	const struct vm_call *c = &t->call;
+	if (strcmp(m, "__enter__") == 0) {
+		struct value h = c->self;
+		return kern_answer(t, h);
+	}
+	if (strcmp(m, "close") == 0) {
+		pl->closed = true;
+		dispatch(k, o->id, t);
+		return kern_answer(t, vm_none());
+	}
+	if (strcmp(m, "terminate") == 0 || strcmp(m, "__exit__") == 0) {
+		pl->closed = pl->terminated = true;
+		for (int i = 0; i < pl->nworkers; i++)
+			kern_kill_worker(k, k->tasks[pl->workers[i]], pl->threads);
+		return kern_answer(t, vm_none());
+	}
+	if (strcmp(m, "join") == 0) {
+		if (!pl->closed)
+			return kern_raise(k, t, "ValueError", "Pool is still running");
+		bool alive = false;
+		for (int i = 0; i < pl->nworkers; i++)
+			alive |= k->tasks[pl->workers[i]]->state != TS_DONE;
+		if (!alive)
+			return kern_answer(t, vm_none());
+		kern_waitq_add(k, &pl->joiners, t);
+		t->wait_obj = -1;
+		kern_block(k, t, TS_JOIN, -1,
+			   kern_reason(k, "waits in %s.join() for its workers to exit", o->name));
+		return SR_BLOCKED;
+	}
+	if (pl->closed)
+		return kern_raise(k, t, "ValueError", "Pool not running");
+	if (strcmp(m, "apply_async") == 0 || strcmp(m, "apply") == 0) {
+		const struct value *fn = c->argc > 0 ? &c->argv[0] : kern_kwarg(c, "func");
+		const struct value *args = c->argc > 1 ? &c->argv[1] : kern_kwarg(c, "args");
+		if (!fn || (fn->type != V_FUNC && fn->type != V_BUILTIN))
+			return kern_raise(k, t, "TypeError", "%s() needs a function", m);
+		struct value empty = vm_list(0, NULL);
+		struct value a = args ? *args : empty;
+		if (a.type != V_TUPLE && a.type != V_LIST) {
+			vm_unref(empty);
+			return kern_raise(k, t, "TypeError", "args must be a tuple");
+		}
+		int r = submit(k, t, o->id, *fn, &a, 1, false);
+		vm_unref(empty);
+		if (r < 0)
+			return kern_raise(k, t, "MemoryError", "out of memory");
+		if (m[5] == '_')
+			return kern_answer(t, vm_handle(H_ASYNC, r));
+		/* apply(): wait for it, as get() does */
+		t->call.argc = 0;
+		t->call.kwc = 0;
+		return async_get(k, t, k->objs[r], false);
+	}
+	if (strcmp(m, "map") == 0 || strcmp(m, "starmap") == 0 || strcmp(m, "map_async") == 0) {
+		if (c->argc < 2 || (c->argv[0].type != V_FUNC && c->argv[0].type != V_BUILTIN))
+			return kern_raise(k, t, "TypeError", "%s() needs a function and an iterable", m);
+		int n = vm_seq_len(c->argv[1]);
+		if (n < 0)
+			return kern_raise(k, t, "TypeError", "%s() needs a list or tuple here", m);
+		struct value *argsets = calloc((size_t)n + 1, sizeof *argsets);
+		if (!argsets)
+			return kern_raise(k, t, "MemoryError", "out of memory");
+		bool star = m[0] == 's';
+		for (int i = 0; i < n; i++) {
+			struct value item = vm_seq_item(c->argv[1], i);
+			if (star) {
+				vm_ref(item);
+				argsets[i] = item;
+			} else {
+				vm_ref(item);
+				argsets[i] = vm_list(1, &item);
+			}
+		}
+		int r = submit(k, t, o->id, c->argv[0], argsets, n, true);
+		for (int i = 0; i < n; i++)
+			vm_unref(argsets[i]);
+		free(argsets);
+		if (r < 0)
+			return kern_raise(k, t, "MemoryError", "out of memory");
+		if (strcmp(m, "map_async") == 0)
+			return kern_answer(t, vm_handle(H_ASYNC, r));
+		t->call.argc = 0;
+		t->call.kwc = 0;
+		return async_get(k, t, k->objs[r], false);
+	}
+	return kern_raise(k, t, "AttributeError", "'Pool' object has no attribute '%s'", m);
+}
+
+/* ---- dispatch ---- */
+
+enum sys_result ipc_method(struct kernel *k, struct task *t)
+{
+	const struct vm_call *c = &t->call;
+	struct ipc *x = ipc_of(k, &c->self);
+	struct kobj *o = k->objs[c->self.u.i];
+	const char *m = c->name;
+	if (!x)
+		return kern_raise(k, t, "RuntimeError", "not an IPC object");
+	switch (x->kind) {
+	case H_QUEUE:
+		if (strcmp(m, "get") == 0 || strcmp(m, "get_nowait") == 0)
+			return queue_get(k, t, o, &x->u.q);
+		if (strcmp(m, "put") == 0 || strcmp(m, "put_nowait") == 0)
+			return queue_put(k, t, o, &x->u.q);
+		if (strcmp(m, "empty") == 0)
+			return kern_answer(t, vm_bool(!x->u.q.head && !x->u.q.pend));
+		if (strcmp(m, "qsize") == 0) {
+			int n = 0;
+			for (struct msg *g = x->u.q.head; g; g = g->next)
+				n++;
+			for (struct msg *g = x->u.q.pend; g; g = g->next)
+				n++;
+			return kern_answer(t, vm_int(n));
+		}
+		if (strcmp(m, "close") == 0) {
+			x->u.q.closed = true;
+			return kern_answer(t, vm_none());
+		}
+		if (strcmp(m, "join_thread") == 0 || strcmp(m, "cancel_join_thread") == 0)
+			return kern_answer(t, vm_none());
+		break;
+	case H_TQUEUE:
+		return tq_method(k, t, o, &x->u.tq, m);
+	case H_CONN:
+		return conn_method(k, t, o, &x->u.c, m);
+	case H_VALUE:
+	case H_ARRAY: {
+		struct shared *sh = &x->u.sh;
+		if (strcmp(m, "get_lock") == 0) {
+			if (sh->lock < 0)
+				return kern_raise(k, t, "AttributeError",
+						  "'%s' object has no attribute 'get_lock' (made with lock=False)",
+						  x->kind == H_VALUE ? "Value" : "Array");
+			return kern_answer(t, vm_handle(H_RLOCK, sh->lock));
+		}
+		if (x->kind == H_ARRAY && strcmp(m, "__len__") == 0)
+			return kern_answer(t, vm_int(sh->n));
+		if (x->kind == H_ARRAY && strcmp(m, "__getitem__") == 0 && c->argc == 3) {
+			/* arr[start:stop:step]: a list, as SynchronizedArray's slices are */
+			for (int i = 0; i < sh->n; i++)
+				vm_ref(sh->v[i]);
+			struct value all = vm_list(sh->n, sh->v), out;
+			char err[256];
+			bool ok = vm_slice_of(all, c->argv[0], c->argv[1], c->argv[2], &out, err, sizeof err);
+			vm_unref(all);
+			if (!ok)
+				return kern_raise(k, t, "TypeError", "%s", err);
+			return kern_answer(t, out);
+		}
+		if (x->kind == H_ARRAY && (strcmp(m, "__getitem__") == 0 || strcmp(m, "__setitem__") == 0)) {
+			if (c->argc < 1 || c->argv[0].type != V_INT)
+				return kern_raise(k, t, "TypeError", "array indices must be integers");
+			int64_t i = c->argv[0].u.i;
+			if (i < 0)
+				i += sh->n;
+			if (i < 0 || i >= sh->n)
+				return kern_raise(k, t, "IndexError", "invalid index");
+			if (m[2] == 'g') {
+				vm_ref(sh->v[i]);
+				return kern_answer(t, sh->v[i]);
+			}
+			struct value v = c->argc > 1 ? c->argv[1] : vm_none();
+			vm_ref(v);
+			vm_unref(sh->v[i]);
+			sh->v[i] = v;
+			return kern_answer(t, vm_none());
+		}
+		if (x->kind == H_ARRAY && strcmp(m, "tolist") == 0) {
+			for (int i = 0; i < sh->n; i++)
+				vm_ref(sh->v[i]);
+			return kern_answer(t, vm_list(sh->n, sh->v));
+		}
+		break;
+	}
+	case H_POOL:
+		return pool_method(k, t, o, &x->u.pl, m);
+	case H_ASYNC:
+		if (strcmp(m, "get") == 0)
+			return async_get(k, t, o, false);
+		if (strcmp(m, "wait") == 0)
+			return async_get(k, t, o, true);
+		if (strcmp(m, "ready") == 0 || strcmp(m, "successful") == 0) {
+			struct job *j = &pool_of(k, x->u.ar.pool)->jobs[x->u.ar.job];
+			if (m[0] == 's' && j->done < j->ncalls)
+				return kern_raise(k, t, "ValueError", "result is not ready");
+			return kern_answer(t, vm_bool(m[0] == 'r' ? j->done == j->ncalls : !j->failed));
+		}
+		break;
+	default:
+		break;
+	}
+	return kern_raise(k, t, "AttributeError", "'%s' object has no attribute '%s'",
+			  vm_handle_class(x->kind), m);
+}
+
+enum sys_result ipc_getattr(struct kernel *k, struct task *t)
+{
+	const struct vm_call *c = &t->call;
+	struct ipc *x = ipc_of(k, &c->self);
+	if (x && x->kind == H_VALUE && strcmp(c->name, "value") == 0) {
+		vm_ref(x->u.sh.v[0]);
+		return kern_answer(t, x->u.sh.v[0]);
+	}
+	return kern_raise(k, t, "AttributeError", "'%s' object has no attribute '%s'",
+			  x ? vm_handle_class(x->kind) : "object", c->name);
+}
+
+enum sys_result ipc_setattr(struct kernel *k, struct task *t)
+{
+	const struct vm_call *c = &t->call;
+	struct ipc *x = ipc_of(k, &c->self);
+	if (x && x->kind == H_VALUE && strcmp(c->name, "value") == 0 && c->argc > 0) {
+		struct value v = c->argv[0];
+		if (strchr("fd", x->u.sh.typecode[0]) && v.type == V_INT)
+			v = vm_float((double)v.u.i);
+		vm_ref(v);
+		vm_unref(x->u.sh.v[0]);
+		x->u.sh.v[0] = v;
+		return kern_answer(t, vm_none());
+	}
+	return kern_raise(k, t, "AttributeError", "'%s' object attribute '%s' is read-only",
+			  x ? vm_handle_class(x->kind) : "object", c->name);
+}
+
+void ipc_worker_exited(struct kernel *k, struct task *t)
+{
+	if (t->pool_origin < 0)
+		return;
+	struct pool *pl = pool_of(k, t->pool_origin);
+	for (int i = 0; i < pl->nworkers; i++)
+		if (k->tasks[pl->workers[i]]->state != TS_DONE)
+			return;
+	kern_wake_all(k, &pl->joiners, t, kern_reason(k, "every worker of the pool has exited"));
+}
+
+int64_t ipc_unflushed(struct kernel *k, const struct proc *p, char *what, size_t size)
+{
+	if (p->feeder_bytes <= 0)
+		return 0;
+	for (int i = 0; i < k->nobjs; i++) {
+		struct ipc *x = k->objs[i]->ipc;
+		if (!x || x->kind != H_QUEUE)
+			continue;
+		for (struct msg *m = x->u.q.tail; m; m = m->next)
+			if (m->proc == p->id && m->written < m->size) {
+				snprintf(what, size,
+					 "its queue feeder must flush %lld bytes into %s's full %lld-byte pipe "
+					 "before the process can exit (only a get() would drain it)",
+					 (long long)(m->size - m->written), k->objs[i]->name,
+					 (long long)x->u.q.cap);
+				return p->feeder_bytes;
+			}
+		for (struct msg *m = x->u.q.pend; m; m = m->next)
+			if (m->proc == p->id) {
+				snprintf(what, size,
+					 "its queue feeder must flush %lld bytes into %s before the process can "
+					 "exit",
+					 (long long)p->feeder_bytes, k->objs[i]->name);
+				return p->feeder_bytes;
+			}
+	}
+	snprintf(what, size, "its queue feeders must flush %lld bytes", (long long)p->feeder_bytes);
+	return p->feeder_bytes;
+}
+
+static void chan_free(struct chan *c)
+{
+	for (struct msg *m = c->head, *n; m; m = n) {
+		n = m->next;
+		msg_free(m);
+	}
+	for (struct msg *m = c->pend, *n; m; m = n) {
+		n = m->next;
+		msg_free(m);
+	}
+}
+
+void ipc_free_obj(struct kernel *k, struct kobj *o)
+{
+	struct ipc *x = o->ipc;
+	if (!x)
+		return;
+	switch (x->kind) {
+	case H_QUEUE:
+		chan_free(&x->u.q);
+		break;
+	case H_TQUEUE:
+		for (int i = 0; i < x->u.tq.n; i++)
+			vm_unref(x->u.tq.items[i]);
+		free(x->u.tq.items);
+		break;
+	case H_VALUE:
+	case H_ARRAY:
+		for (int i = 0; i < x->u.sh.n; i++)
+			vm_unref(x->u.sh.v[i]);
+		free(x->u.sh.v);
+		break;
+	case H_POOL:
+		for (int j = 0; j < x->u.pl.njobs; j++) {
+			struct job *jb = &x->u.pl.jobs[j];
+			vm_unref(jb->fn);
+			for (int i = 0; i < jb->ncalls; i++) {
+				vm_unref(jb->args[i]);
+				vm_unref(jb->results[i]);
+			}
+			free(jb->args);
+			free(jb->results);
+		}
+		free(x->u.pl.jobs);
+		free(x->u.pl.workers);
+		break;
+	default:
+		break;
+	}
+	if (x->chans) {
+		chan_free(&x->chans[0]);
+		chan_free(&x->chans[1]);
+		free(x->chans);
+	}
+	free(x);
+	o->ipc = NULL;
+	(void)k;
+}

@@ -1,0 +1,499 @@
+/* test-real.c — the real runner (real/): what it refuses, real runs recorded as traces, the GIL,
+ * timeouts, and that nothing outlives a run that is killed midway. Timing assertions use wide
+ * tolerances: these runs happen on a possibly loaded machine. Set TIMESLICE_SKIP_REAL_TIMING=1
+ * (as under valgrind, where everything is ~50x slower) to skip the timing tests. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kernel.h"
+#include "machine.h"
+#include "metrics.h"
+#include "real.h"
+#include "suites.h"
+
+#define MS 1000000LL
+
+struct loaded {
+	struct source *src;
+	struct ast_program *ast;
+	struct vm_program *prog;
+	struct machine m;
+};
+
+static void load(struct loaded *l, const char *text)
+{
+	struct diag d;
+	l->src = source_from_memory("test.slice", text, strlen(text));
+	ck_assert_ptr_nonnull(l->src);
+	l->ast = ast_parse(l->src, &d);
+	ck_assert_msg(l->ast != NULL, "parse: %s", d.msg);
+	l->prog = vm_compile(l->ast, &d);
+	ck_assert_msg(l->prog != NULL, "compile: %s", d.msg);
+	machine_defaults(&l->m);
+	ck_assert_int_eq(machine_apply_ast(&l->m, l->ast, &d), 0);
+}
+
+static void unload(struct loaded *l)
+{
+	vm_program_destroy(l->prog);
+	ast_program_destroy(l->ast);
+	source_destroy(l->src);
+}
+
+static struct trace *run_real(struct loaded *l, int cores, enum real_gil gil, int64_t timeout)
+{
+	struct real_options o;
+	real_options_default(&o);
+	o.cores = cores;
+	o.gil = gil;
+	o.timeout = timeout;
+	struct diag d;
+	struct trace *tr = real_run(l->ast, l->prog, &l->m, &o, NULL, &d);
+	ck_assert_msg(tr != NULL, "real_run: %s", d.msg);
+	return tr;
+}
+
+static bool skip_timing(void)
+{
+	const char *s = getenv("TIMESLICE_SKIP_REAL_TIMING");
+	return s && *s && strcmp(s, "0") != 0;
+}
+
+static int thread_index(const struct trace *tr, const char *name)
+{
+	for (int i = 0; i < tr->nthreads; i++)
+		if (strcmp(trace_str(tr, tr->threads[i].name), name) == 0)
+			return i;
+	ck_abort_msg("no thread named %s", name);
+	return -1;
+}
+
+/* Processes whose process group is pgid, or whose parent is ppid (0: ignored). */
+static int count_procs(pid_t pgid, pid_t ppid)
+{
+	DIR *d = opendir("/proc");
+	ck_assert_ptr_nonnull(d);
+	struct dirent *e;
+	int n = 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char path[300], buf[512];
+		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[len] = '\0';
+		char *p = strrchr(buf, ')');
+		char state;
+		int pp, pg;
+		if (!p || sscanf(p + 1, " %c %d %d", &state, &pp, &pg) != 3)
+			continue;
+		if ((pgid > 0 && pg == pgid) || (ppid > 0 && pp == ppid))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* A process whose parent is ppid (and, if pgid_self, which leads its own process group), or 0. */
+static pid_t find_child(pid_t ppid, bool pgid_self)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+	while (d && (e = readdir(d)) && !found) {
+		pid_t pid = atoi(e->d_name);
+		if (pid <= 0)
+			continue;
+		char path[64], buf[512];
+		snprintf(path, sizeof path, "/proc/%d/stat", pid);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[len] = '\0';
+		char *p = strrchr(buf, ')');
+		char state;
+		int pp, pg;
+		if (p && sscanf(p + 1, " %c %d %d", &state, &pp, &pg) == 3 && pp == ppid &&
+		    (!pgid_self || pg == pid) && state != 'Z')
+			found = pid;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+/* ---- refused before anything starts ---- */
+
+START_TEST(test_refuses_lock)
+{
+	struct loaded l;
+	load(&l, "import threading\nl = threading.Lock()\nprint('x')\n");
+	struct diag d;
+	ck_assert_int_eq(real_check(l.ast, &l.m, &d), -1);
+	ck_assert_int_eq(d.line, 2);
+	ck_assert_int_eq(d.col, 5);
+	ck_assert_msg(strstr(d.msg, "threading.Lock") != NULL, "%s", d.msg);
+	/* real_run refuses it too, and starts nothing */
+	struct real_options o;
+	real_options_default(&o);
+	ck_assert_ptr_null(real_run(l.ast, l.prog, &l.m, &o, NULL, &d));
+	ck_assert_int_eq(d.line, 2);
+	unload(&l);
+}
+END_TEST
+
+START_TEST(test_refuses_aliases_and_with)
+{
+	struct loaded l;
+	load(&l, "from threading import Thread, Semaphore as S\ns = S(2)\n");
+	struct diag d;
+	ck_assert_int_eq(real_check(l.ast, &l.m, &d), -1);
+	ck_assert_int_eq(d.line, 1);
+	ck_assert_msg(strstr(d.msg, "threading.Semaphore") != NULL, "%s", d.msg);
+	unload(&l);
+
+	load(&l, "import multiprocessing as mp\ndef f():\n    e = mp.Event()\n");
+	ck_assert_int_eq(real_check(l.ast, &l.m, &d), -1);
+	ck_assert_int_eq(d.line, 3);
+	ck_assert_msg(strstr(d.msg, "multiprocessing.Event") != NULL, "%s", d.msg);
+	unload(&l);
+
+	load(&l, "import threading\nl = threading.RLock()\n");
+	ck_assert_int_eq(real_check(l.ast, &l.m, &d), -1);
+	unload(&l);
+
+	load(&l, "machine cores=1 instr=1us\nprint('x')\n");
+	ck_assert_int_eq(real_check(l.ast, &l.m, &d), -1);
+	ck_assert_int_eq(d.line, 1);
+	ck_assert_msg(strstr(d.msg, "instr") != NULL, "%s", d.msg);
+	unload(&l);
+
+	/* what it runs passes */
+	load(&l, "import os, threading\nfrom multiprocessing import Process, current_process\n"
+		 "t = threading.Thread(target=print, args=('x',))\nprint(os.getpid())\n");
+	ck_assert_int_eq(real_check(l.ast, &l.m, &d), 0);
+	unload(&l);
+}
+END_TEST
+
+START_TEST(test_cores_above_machine)
+{
+	struct loaded l;
+	load(&l, "print('x')\n");
+	struct real_options o;
+	real_options_default(&o);
+	o.cores = real_cores_available() + 1;
+	struct diag d;
+	ck_assert_ptr_null(real_run(l.ast, l.prog, &l.m, &o, NULL, &d));
+	ck_assert_msg(strstr(d.msg, "--cores") != NULL, "%s", d.msg);
+	unload(&l);
+}
+END_TEST
+
+/* ---- real runs as traces ---- */
+
+START_TEST(test_processes_threads_fork)
+{
+	struct loaded l;
+	load(&l,
+	     "import os, threading\nfrom multiprocessing import Process\n"
+	     "num = 100\n"
+	     "def child(k):\n    global num\n    num += k\n    print('child', num)\n"
+	     "def th():\n    sleep(20ms)\n    print('thread', threading.current_thread().name)\n"
+	     "p = Process(target=child, args=(5,))\np.start()\np.join()\n"
+	     "t = threading.Thread(target=th, name='T')\nt.start()\n"
+	     "alive = t.is_alive()\nt.join(timeout=1s)\n"
+	     "r = os.fork()\nif r == 0:\n    print('forked child')\nelse:\n    sleep(50ms)\n"
+	     "    print('parent', num, p.exitcode)\n"
+	     "expect num == 100\nexpect alive\nexpect line_of('child 105') < line_of('thread T')\n"
+	     "expect printed_count('forked child') == 1\nexpect printed('parent 100 0') > 0ns\n");
+	struct trace *tr = run_real(&l, 0, REAL_GIL_NONE, 20000 * MS);
+	ck_assert_str_eq(tr->origin, "real");
+	ck_assert_msg(tr->end == END_COMPLETED, "%s", tr->end_msg);
+	ck_assert_int_eq(tr->nprocs, 3);
+	ck_assert_str_eq(trace_str(tr, tr->procs[0].name), "MainProcess");
+	ck_assert_str_eq(trace_str(tr, tr->procs[1].name), "Process-1");
+	ck_assert_int_eq(tr->procs[1].ppid, tr->procs[0].pid);
+	ck_assert_int_eq(tr->nexpects, 5);
+	for (int i = 0; i < tr->nexpects; i++)
+		ck_assert_msg(tr->expects[i].ok, "expect %s: %s", trace_str(tr, tr->expects[i].text),
+			      trace_str(tr, tr->expects[i].detail));
+	bool found = false;
+	for (int i = 0; i < tr->nvars; i++)
+		found |= strcmp(trace_str(tr, tr->vars[i].name), "num") == 0 &&
+			 strcmp(trace_str(tr, tr->vars[i].repr), "100") == 0;
+	ck_assert(found);
+	/* the thread slept about 20 ms, and the trace says so */
+	struct metrics *m = metrics_compute(tr);
+	int t = thread_index(tr, "T");
+	ck_assert_int_ge(m->threads[t].state_ns[TS_SLEEP], 19 * MS);
+	ck_assert_int_ge(m->threads[t].end_ns, m->threads[t].start_ns);
+	ck_assert_int_eq(count_procs(tr->procs[0].pid, 0), 0);
+	metrics_destroy(m);
+	trace_destroy(tr);
+	unload(&l);
+}
+END_TEST
+
+START_TEST(test_exception_is_error)
+{
+	struct loaded l;
+	load(&l, "import threading\ndef f():\n    x = 1 / 0\n"
+		 "t = threading.Thread(target=f)\nt.start()\nt.join()\nprint('after')\n");
+	struct trace *tr = run_real(&l, 0, REAL_GIL_NONE, 20000 * MS);
+	ck_assert_int_eq(tr->end, END_ERROR);
+	ck_assert_msg(strstr(tr->end_msg, "ZeroDivisionError") != NULL, "%s", tr->end_msg);
+	trace_destroy(tr);
+	unload(&l);
+}
+END_TEST
+
+START_TEST(test_gil_py3_serialises)
+{
+	if (skip_timing())
+		return;
+	struct loaded l;
+	load(&l, "import threading\ndef work():\n    compute(100ms)\n"
+		 "a = threading.Thread(target=work)\nb = threading.Thread(target=work)\n"
+		 "a.start()\nb.start()\na.join()\nb.join()\n");
+	struct trace *tr = run_real(&l, 2, REAL_GIL_PY3, 20000 * MS);
+	ck_assert_msg(tr->end == END_COMPLETED, "%s", tr->end_msg);
+	struct metrics *m = metrics_compute(tr);
+	/* one after the other: never two running, and together as long as both */
+	ck_assert_int_eq(m->max_parallel, 1);
+	ck_assert_msg(tr->makespan >= 190 * MS && tr->makespan <= 1000 * MS,
+		      "py3 makespan %lld ms", (long long)(tr->makespan / MS));
+	int a = thread_index(tr, "Thread-1");
+	ck_assert_int_gt(m->threads[a].state_ns[TS_GIL], 0);
+	bool forced = false;
+	for (size_t i = 0; i < tr->nrecs; i++)
+		forced |= tr->recs[i].kind == TR_STATE && tr->recs[i].state == TS_GIL &&
+			  strstr(trace_str(tr, tr->recs[i].reason), "forced switch") != NULL;
+	ck_assert_msg(forced, "no forced GIL switch recorded");
+	metrics_destroy(m);
+	trace_destroy(tr);
+	unload(&l);
+}
+END_TEST
+
+START_TEST(test_time_slicing_near_sim)
+{
+	if (skip_timing())
+		return;
+	struct loaded l;
+	load(&l, "machine cores=1\nfrom multiprocessing import Process\n"
+		 "def task(name):\n    for i in range(3):\n        compute(17ms)\n    print(name)\n"
+		 "ps = [Process(target=task, args=('A',)), Process(target=task, args=('B',))]\n"
+		 "for p in ps:\n    p.start()\nfor p in ps:\n    p.join()\n");
+	struct diag d;
+	struct trace *sim = sim_run(l.ast, l.prog, &l.m, &d);
+	ck_assert_ptr_nonnull(sim);
+	/* On an idle machine the makespans agree within a few percent (docs/real.md has the
+	 * `compare` figures); here other tests may share the core, so only what contention cannot
+	 * change is asserted: the work done (each task's CPU) and that one core cannot be faster
+	 * than the sum of the work. */
+	struct trace *tr = run_real(&l, 1, REAL_GIL_NONE, 20000 * MS);
+	ck_assert_msg(tr->end == END_COMPLETED, "%s", tr->end_msg);
+	struct metrics *m = metrics_compute(tr);
+	ck_assert_int_eq(m->max_parallel, 1); /* one core */
+	for (int p = 1; p <= 2; p++) {
+		int t = tr->procs[p].main_thread;
+		ck_assert_msg(m->threads[t].cpu_ns >= 35 * MS && m->threads[t].cpu_ns <= 70 * MS,
+			      "task %d ran %lld us", p, (long long)(m->threads[t].cpu_ns / 1000));
+	}
+	ck_assert_msg(tr->makespan >= sim->makespan * 95 / 100 && tr->makespan <= 5 * sim->makespan,
+		      "real %lld us vs sim %lld us", (long long)(tr->makespan / 1000),
+		      (long long)(sim->makespan / 1000));
+	metrics_destroy(m);
+	trace_destroy(tr);
+	trace_destroy(sim);
+	unload(&l);
+}
+END_TEST
+
+START_TEST(test_deadlock_killed_by_timeout)
+{
+	struct loaded l;
+	load(&l, "import threading\nfrom multiprocessing import Process\n"
+		 "def nap():\n    sleep(60s)\n"
+		 "def wa():\n    t2.join()\ndef wb():\n    t1.join()\n"
+		 "t1 = threading.Thread(target=wa, name='A')\nt2 = threading.Thread(target=wb, name='B')\n"
+		 "t1.start()\nt2.start()\nt1.join()\nexpect deadlock\n");
+	int64_t t0 = (int64_t)time(NULL);
+	struct trace *tr = run_real(&l, 0, REAL_GIL_NONE, 400 * MS);
+	ck_assert_int_le((int64_t)time(NULL) - t0, 10);
+	ck_assert_msg(tr->end == END_DEADLOCK, "%d %s", tr->end, tr->end_msg);
+	ck_assert_msg(strstr(tr->end_msg, "A waits in join(B) at line 6") != NULL, "%s", tr->end_msg);
+	ck_assert_msg(strstr(tr->end_msg, "B waits in join(A) at line 8") != NULL, "%s", tr->end_msg);
+	ck_assert_msg(strstr(tr->end_msg, "MainThread waits in join(A)") != NULL, "%s", tr->end_msg);
+	ck_assert_int_eq(tr->nexpects, 1);
+	ck_assert(tr->expects[0].ok);
+	ck_assert_int_eq(count_procs(tr->procs[0].pid, 0), 0);
+	trace_destroy(tr);
+	unload(&l);
+}
+END_TEST
+
+static const char long_run[] =
+	"import threading\nfrom multiprocessing import Process\n"
+	"def child():\n    t = threading.Thread(target=sleep, args=(30s,))\n    t.start()\n"
+	"    sleep(30s)\n"
+	"p = Process(target=child)\np.start()\nq = Process(target=child)\nq.start()\n"
+	"compute(10ms)\np.join()\n";
+
+/* A supervisor (a child of this test) runs long_run; after a while it is killed with `sig`.
+ * Whatever happens to it, no process of the run may remain. */
+static void kill_midway(int sig)
+{
+	struct loaded l;
+	load(&l, long_run);
+	prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans of a killed supervisor come back to us */
+	pid_t sup = fork();
+	ck_assert_int_ge(sup, 0);
+	if (sup == 0) {
+		struct real_options o;
+		real_options_default(&o);
+		o.timeout = 50000 * MS;
+		struct diag d;
+		struct trace *tr = real_run(l.ast, l.prog, &l.m, &o, NULL, &d);
+		int code = tr && tr->end == END_LIMIT && strstr(tr->end_msg, "interrupted") ? 42 : 1;
+		trace_destroy(tr);
+		unload(&l);
+		_exit(code);
+	}
+	/* wait until the run has its processes: MainProcess (the supervisor's child, leading
+	 * the run's process group) and its two children */
+	pid_t main_pid = 0;
+	for (int i = 0; i < 500 && (!main_pid || count_procs(main_pid, 0) < 3); i++) {
+		sleep_ms(10);
+		if (!main_pid)
+			main_pid = find_child(sup, true);
+	}
+	ck_assert_int_gt(main_pid, 0);
+	ck_assert_int_ge(count_procs(main_pid, 0), 3);
+	kill(sup, sig);
+	int st;
+	ck_assert_int_eq(waitpid(sup, &st, 0), sup);
+	if (sig == SIGTERM)
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 42, "supervisor status %d", st);
+	/* everything of the run is gone within a second (the run would last 30 s) */
+	int left = 0;
+	for (int i = 0; i < 100; i++) {
+		while (waitpid(-1, NULL, WNOHANG) > 0) /* orphans that came back to us */
+			;
+		left = count_procs(main_pid, 0);
+		if (left == 0)
+			break;
+		sleep_ms(10);
+	}
+	ck_assert_msg(left == 0, "%d processes of the run remain", left);
+	ck_assert_int_eq(count_procs(0, sup), 0);
+	ck_assert_int_eq(kill(main_pid, 0), -1);
+	ck_assert_int_eq(errno, ESRCH);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	unload(&l);
+}
+
+START_TEST(test_interrupt_midway_leaves_nothing)
+{
+	kill_midway(SIGTERM);
+}
+END_TEST
+
+START_TEST(test_supervisor_killed_leaves_nothing)
+{
+	kill_midway(SIGKILL);
+}
+END_TEST
+
+START_TEST(test_child_killed_midway)
+{
+	/* a process of the run is killed from outside: the run still ends, says so, and its
+	 * threads end where it was seen dead */
+	struct loaded l;
+	load(&l, "from multiprocessing import Process\ndef nap():\n    sleep(20s)\n"
+		 "p = Process(target=nap, name='Napper')\np.start()\np.join()\nprint('joined')\n");
+	pid_t killer = fork();
+	ck_assert_int_ge(killer, 0);
+	if (killer == 0) {
+		/* MainProcess is the test's child that leads its own group; Napper its child */
+		pid_t me = getppid();
+		for (int i = 0; i < 500; i++) {
+			sleep_ms(10);
+			pid_t main_pid = find_child(me, true);
+			pid_t napper = main_pid ? find_child(main_pid, false) : 0;
+			if (napper) {
+				sleep_ms(100);
+				kill(napper, SIGKILL);
+				_exit(0);
+			}
+		}
+		_exit(1);
+	}
+	struct trace *tr = run_real(&l, 0, REAL_GIL_NONE, 15000 * MS);
+	int st;
+	ck_assert_int_eq(waitpid(killer, &st, 0), killer);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the killer did not find the child");
+	ck_assert_msg(tr->end == END_ERROR, "%d %s", tr->end, tr->end_msg);
+	ck_assert_msg(strstr(tr->end_msg, "Napper") && strstr(tr->end_msg, "signal 9"), "%s",
+		      tr->end_msg);
+	ck_assert_int_lt(tr->makespan, 10000 * MS);
+	int napper = -1;
+	for (int i = 0; i < tr->nthreads; i++)
+		if (tr->threads[i].proc == 1)
+			napper = i;
+	ck_assert_int_ge(napper, 0);
+	struct metrics *m = metrics_compute(tr);
+	ck_assert_int_ge(m->threads[napper].end_ns, 0);
+	ck_assert_int_eq(count_procs(tr->procs[0].pid, 0), 0);
+	metrics_destroy(m);
+	trace_destroy(tr);
+	unload(&l);
+}
+END_TEST
+
+Suite *real_suite(void)
+{
+	Suite *s = suite_create("real");
+	TCase *tc = tcase_create("Refused before anything starts");
+	tcase_add_test(tc, test_refuses_lock);
+	tcase_add_test(tc, test_refuses_aliases_and_with);
+	tcase_add_test(tc, test_cores_above_machine);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("Real runs recorded as traces");
+	tcase_add_test(tc, test_processes_threads_fork);
+	tcase_add_test(tc, test_exception_is_error);
+	tcase_add_test(tc, test_gil_py3_serialises);
+	tcase_add_test(tc, test_time_slicing_near_sim);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("Timeouts and kills leave nothing behind");
+	tcase_add_test(tc, test_deadlock_killed_by_timeout);
+	tcase_add_test(tc, test_interrupt_midway_leaves_nothing);
+	tcase_add_test(tc, test_supervisor_killed_leaves_nothing);
+	tcase_add_test(tc, test_child_killed_midway);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -52,6 +52,7 @@ struct comp {
 	int nwiths, cwiths;
 	const char *assign_target; /* `x = f(...)`: x, for the next call compiled */
 	const char *list_target;   /* `x = [f(), g()]`: x, naming the items x[0], x[1] */
+	bool has_prelude;          /* the prelude's functions are compiled in */
 	int line, col;
 };
 
@@ -726,6 +727,25 @@ static void call(struct comp *c, const struct ast_node *n)
 	const struct ast_node *fn = n->a;
 	const char *target = c->assign_target;
 	c->assign_target = NULL; /* only for this call, not those in its arguments */
+	if (fn->kind == AST_ATTR && strcmp(fn->str, "wait_for") == 0 && c->has_prelude &&
+	    n->items.n < VM_MAX_ARGS) {
+		/* cond.wait_for(pred, timeout) is the prelude's __wait_for(cond, pred, timeout):
+		 * CPython's own loop of wait() and predicate() */
+		const char *kwn[VM_MAX_ARGS];
+		int kwc = n->items2.n < VM_MAX_ARGS ? n->items2.n : VM_MAX_ARGS;
+		at(c, n);
+		emit(c, OP_LOAD_FIXED, gslot(c, "__wait_for"));
+		expr(c, fn->a);
+		for (int i = 0; i < n->items.n; i++)
+			expr(c, n->items.v[i]);
+		for (int i = 0; i < kwc; i++) {
+			kwn[i] = n->items2.v[i]->str;
+			expr(c, n->items2.v[i]->a);
+		}
+		at(c, n);
+		emit(c, OP_CALL, add_cs(c, n->items.n + 1, kwc, kwn, NULL, -1));
+		return;
+	}
 	int argc = n->items.n, kwc = n->items2.n;
 	if (argc > VM_MAX_ARGS || kwc > VM_MAX_ARGS) {
 		cerr(c, n->line, n->col, "too many arguments (at most %d)", VM_MAX_ARGS);
@@ -1423,12 +1443,52 @@ void vm_program_destroy(struct vm_program *prog)
 	free(prog->expects);
 	free(prog->expect_nodes);
 	free(prog->gnames);
+	ast_program_destroy(prog->prelude);
+	source_destroy(prog->prelude_src);
 	for (int i = 0; i < prog->nnames; i++)
 		free(prog->names[i]);
 	free(prog->names);
 	for (int i = 0; i <= VM_MAX_ARGS; i++)
 		vm_code_destroy(prog->tramp[i]);
 	free(prog);
+}
+
+/* threading.Condition.wait_for, as CPython writes it (Lib/threading.py), in the language */
+static const char prelude_text[] =
+	"def __wait_for(cond, predicate, timeout=None):\n"
+	"    endtime = None\n"
+	"    waittime = timeout\n"
+	"    result = predicate()\n"
+	"    while not result:\n"
+	"        if waittime is not None:\n"
+	"            if endtime is None:\n"
+	"                endtime = now / 1s + waittime\n"
+	"            else:\n"
+	"                waittime = endtime - now / 1s\n"
+	"                if waittime <= 0:\n"
+	"                    break\n"
+	"        cond.wait(waittime)\n"
+	"        result = predicate()\n"
+	"    return result\n";
+
+/* Parses the prelude (kept by the program) and makes *body the prelude's statements
+ * followed by the program's. Returns 0, or -1 (and nothing changed) on failure. */
+static int add_prelude(struct vm_program *prog, const struct ast_program *ast,
+		       struct ast_list *body)
+{
+	struct diag d;
+	prog->prelude_src = source_from_memory("<prelude>", prelude_text, sizeof prelude_text - 1);
+	prog->prelude = prog->prelude_src ? ast_parse(prog->prelude_src, &d) : NULL;
+	if (!prog->prelude)
+		return -1;
+	int n = prog->prelude->body.n + ast->body.n;
+	struct ast_node **v = malloc((size_t)(n ? n : 1) * sizeof *v);
+	if (!v)
+		return -1;
+	memcpy(v, prog->prelude->body.v, (size_t)prog->prelude->body.n * sizeof *v);
+	memcpy(v + prog->prelude->body.n, ast->body.v, (size_t)ast->body.n * sizeof *v);
+	*body = (struct ast_list){.v = v, .n = n, .cap = n};
+	return 0;
 }
 
 struct vm_program *vm_compile(const struct ast_program *ast, struct diag *err)
@@ -1446,14 +1506,19 @@ struct vm_program *vm_compile(const struct ast_program *ast, struct diag *err)
 	struct comp c = {.prog = prog, .err = err};
 	gbind(&c, "__name__", NULL);
 	c.gbind[0]++; /* never a plain def */
-	scan_module(&c, &ast->body);
+	/* Library code written in the language itself, compiled in when the program uses it:
+	 * the prelude's defs run first, then the program. */
+	struct ast_list body = ast->body;
+	if (ast->src && strstr(ast->src->text, "wait_for") && add_prelude(prog, ast, &body) == 0)
+		c.has_prelude = true;
+	scan_module(&c, &body);
 	if (!c.failed) {
 		prog->main = code_new("<module>");
 		c.code = prog->main;
 		if (!c.code)
 			oom(&c);
 		else
-			block(&c, &ast->body);
+			block(&c, &body);
 		c.line = c.col = 0;
 		emit_const(&c, vm_none());
 		emit(&c, OP_RETURN, 0);
@@ -1468,6 +1533,8 @@ struct vm_program *vm_compile(const struct ast_program *ast, struct diag *err)
 	free(c.gdecl.v);
 	free(c.loops);
 	free(c.withs);
+	if (body.v != ast->body.v)
+		free(body.v);
 	if (c.failed) {
 		vm_program_destroy(prog);
 		return NULL;

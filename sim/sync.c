@@ -550,10 +550,6 @@ enum sys_result sync_method(struct kernel *k, struct task *t)
 			return cond_notify(k, t, o, false);
 		if (strcmp(m, "notify_all") == 0 || strcmp(m, "notifyAll") == 0)
 			return cond_notify(k, t, o, true);
-		if (strcmp(m, "wait_for") == 0)
-			return kern_raise(k, t, "NotImplementedError",
-					  "Condition.wait_for is not modelled yet: write "
-					  "`while not predicate(): cond.wait()`");
 		break;
 	}
 	case H_EVENT:

@@ -213,6 +213,8 @@ struct vm_func {
 struct vm_program {
 	const struct ast_program *ast;
 	char **names;             /* owned strings the code refers to ("forks[2]" targets) */
+	struct ast_program *prelude; /* library code in the language (compile.c), or NULL */
+	struct source *prelude_src;
 	int nnames, cnames;
 	const struct source *src;
 	struct vm_code *main;

@@ -194,6 +194,41 @@ START_TEST(condition_event_barrier)
 }
 END_TEST
 
+START_TEST(condition_wait_for)
+{
+	/* wait_for(predicate) returns once the predicate holds (the 2nd item, at 20 ms);
+	 * wait_for(never, timeout=0.05) gives up 50 ms later, at 70 ms, returning False */
+	struct run r;
+	run_text(&r,
+		 "machine cores=2 cs=0ns thread=0ns\n"
+		 "import threading\n"
+		 "cv = threading.Condition()\n"
+		 "items = []\n"
+		 "def two():\n"
+		 "    return len(items) >= 2\n"
+		 "def never():\n"
+		 "    return False\n"
+		 "def consumer():\n"
+		 "    with cv:\n"
+		 "        print('ready', cv.wait_for(two), now)\n"
+		 "    with cv:\n"
+		 "        print('timed out', cv.wait_for(never, timeout=0.05), now)\n"
+		 "t = threading.Thread(target=consumer)\n"
+		 "t.start()\n"
+		 "for i in range(3):\n"
+		 "    sleep(10ms)\n"
+		 "    with cv:\n"
+		 "        items.append(i)\n"
+		 "        cv.notify_all()\n"
+		 "t.join()\n",
+		 NULL);
+	char out[128];
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, "ready True 20ms|timed out False 70ms");
+	run_free(&r);
+}
+END_TEST
+
 START_TEST(barrier_timeout_breaks_it)
 {
 	struct run r;
@@ -489,6 +524,7 @@ Suite *sync_suite(void)
 	tcase_add_test(tc, semaphore_limits_parallelism);
 	tcase_add_test(tc, condition_event_barrier);
 	tcase_add_test(tc, barrier_timeout_breaks_it);
+	tcase_add_test(tc, condition_wait_for);
 	tcase_add_test(tc, thread_local_is_per_thread);
 	suite_add_tcase(s, tc);
 

@@ -449,6 +449,6 @@ int main(int argc, char **argv)
 		return cmd_list();
 	if (strcmp(cmd, "test") == 0)
 		return cmd_test(&o);
-	fprintf(stderr, "timeslice: unknown command '%s' (expected run, check, list or test)\n", cmd);
+	fprintf(stderr, "timeslice: unknown command '%s' (expected run, check, list, test, view or render)\n", cmd);
 	return EXIT_USAGE;
 }

@@ -102,8 +102,10 @@ static void run_child(const struct scenario *s, const struct machine *m, int fd)
 		r.migrations = mt->migrations;
 		snprintf(r.msg, sizeof r.msg, "%.1100s", tr->end_msg);
 	}
+	metrics_destroy(mt);
+	trace_destroy(tr);
 	ssize_t w = write(fd, &r, sizeof r);
-	_exit(w == (ssize_t)sizeof r ? 0 : 1);
+	_exit(w == (ssize_t)sizeof r ? 0 : 1); /* not exit(): the parent's stdio is not ours */
 }
 
 static const char *end_word(const struct sweep_result *r)

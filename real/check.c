@@ -25,7 +25,7 @@ static const char *const executable[][2] = {
 static bool guarded(const char *module)
 {
 	return module && (strcmp(module, "os") == 0 || strcmp(module, "multiprocessing") == 0 ||
-			  strcmp(module, "threading") == 0);
+			  strcmp(module, "threading") == 0 || strcmp(module, "asyncio") == 0);
 }
 
 static bool can_execute(const char *module, const char *attr)

@@ -42,7 +42,8 @@ enum ast_kind {
 	AST_WHILE,     /* a = condition, items = body */
 	AST_FOR,       /* a = target (NAME or TUPLE of NAMEs), b = iterable, items = body */
 	AST_DEF,       /* str = name, params = parameter names, items2 = defaults for the last
-	                * items2.n parameters (expressions), items = body */
+	                * items2.n parameters (expressions), items = body; ival = 1 for
+	                * `async def` */
 	AST_RETURN,    /* a = value or NULL */
 	AST_PASS, AST_BREAK, AST_CONTINUE,
 	AST_GLOBAL,    /* params = names */
@@ -58,6 +59,8 @@ enum ast_kind {
 
 	AST_SLICE,     /* start:stop:step inside a subscript (only as AST_INDEX.b): a, b, c, each
 	                * NULL when left out */
+
+	AST_AWAIT,     /* await a */
 
 	AST_KIND_COUNT
 };

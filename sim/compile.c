@@ -728,7 +728,8 @@ static void call(struct comp *c, const struct ast_node *n)
 	const char *target = c->assign_target;
 	c->assign_target = NULL; /* only for this call, not those in its arguments */
 	if (fn->kind == AST_ATTR && strcmp(fn->str, "wait_for") == 0 && c->has_prelude &&
-	    n->items.n < VM_MAX_ARGS) {
+	    n->items.n < VM_MAX_ARGS && module_attr(c, fn, &(struct value){0}) == 0) {
+		/* (asyncio.wait_for is a module's function, not this method) */
 		/* cond.wait_for(pred, timeout) is the prelude's __wait_for(cond, pred, timeout):
 		 * CPython's own loop of wait() and predicate() */
 		const char *kwn[VM_MAX_ARGS];
@@ -813,6 +814,23 @@ static void call(struct comp *c, const struct ast_node *n)
 	}
 	else
 		emit(c, OP_CALL, add_cs(c, argc, kwc, kwn, NULL, -1));
+}
+
+/* `await x`: only in the body of an async def, with CPython's messages otherwise. */
+static void await_expr(struct comp *c, const struct ast_node *n)
+{
+	bool in_async = false;
+	for (int i = 0; c->in_func && i < c->prog->nfuncs; i++)
+		if (c->prog->funcs[i].code == c->code)
+			in_async = c->prog->funcs[i].is_async;
+	if (!in_async) {
+		cerr(c, n->line, n->col, c->in_func ? "'await' outside async function"
+						   : "'await' outside function");
+		return;
+	}
+	expr(c, n->a);
+	at(c, n);
+	emit(c, OP_AWAIT, 0);
 }
 
 static void expr(struct comp *c, const struct ast_node *n)
@@ -942,6 +960,9 @@ static void expr(struct comp *c, const struct ast_node *n)
 	}
 	case AST_COMPARE:
 		compare(c, n, false);
+		break;
+	case AST_AWAIT:
+		await_expr(c, n);
 		break;
 	case AST_APPROX:
 		if (!c->in_expect) {
@@ -1152,6 +1173,11 @@ static void def(struct comp *c, const struct ast_node *n)
 			names_add(c, &c->locals, assigned.v[i]);
 	free(assigned.v);
 	f->code->nlocals = c->locals.n;
+	if (n->ival) { /* async def: a call returns a coroutine; OP_AWAIT runs the rest */
+		f->is_async = true;
+		at(c, n);
+		emit(c, OP_CORO, fidx);
+	}
 
 	block(c, &n->items);
 	at(c, n);

@@ -1096,6 +1096,8 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 	struct proc *p = k->procs[t->proc];
 	char buf[32];
 	t->line = c->line;
+	if (aio_owns(c)) /* asyncio: the event loop (aio.c) */
+		return aio_syscall(k, t);
 	switch (c->sys) {
 	case SYS_PRINT: {
 		size_t len = 0;
@@ -1343,9 +1345,13 @@ static void task_exec_inner(struct kernel *k, struct task *t)
 			kern_push_event(k, k->q.now, PRIO_CORE, EV_BURN, t->core, k->cores[t->core].gen);
 			return;
 		case VM_EXIT:
+			if (k->aio && aio_coro_exit(k, t))
+				continue; /* an asyncio Task ended: the loop switched t->vm */
 			task_finish(k, t, false);
 			return;
 		case VM_ERROR: {
+			if (k->aio)
+				aio_coro_error(k, t); /* an asyncio Task's exception ends its loop */
 			/* a pool task's exception goes to its AsyncResult, not to the worker */
 			if (t->pool >= 0 && ipc_worker_done(k, t, true))
 				return;
@@ -1495,6 +1501,8 @@ static void handle_repr(void *ctx, const struct value *h, char *buf, size_t size
 		struct task *t = k->tasks[id];
 		snprintf(buf, size, "<Thread(%s, %s)>", t->name,
 			 !t->started ? "initial" : t->state == TS_DONE ? "stopped" : "started");
+	} else if ((h->aux == H_AIOTASK || h->aux == H_FUTURE) && aio_repr(k, h, buf, size)) {
+		/* an asyncio Task or Future: aio_repr wrote it */
 	} else if (h->aux >= H_LOCK && id >= 0 && id < k->nobjs) {
 		const struct kobj *o = k->objs[id];
 		if (o->kind == H_LOCK || o->kind == H_RLOCK)
@@ -1510,6 +1518,7 @@ static void handle_repr(void *ctx, const struct value *h, char *buf, size_t size
 
 static void kernel_free(struct kernel *k, bool keep_main)
 {
+	aio_free(k);
 	for (int i = 0; i < k->ntasks; i++) {
 		struct task *t = k->tasks[i];
 		vm_thread_destroy(t->vm);

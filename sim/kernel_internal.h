@@ -106,6 +106,8 @@ struct kernel {
 	struct sched_state *sched; /* per-core queues and balancing (sched_common.c) */
 	struct kobj **objs;     /* synchronisation objects, indexed by handle id */
 	int nobjs, capobjs;
+	struct aio_state *aio;  /* asyncio's event loops, tasks and futures (aio.c); NULL until
+	                         * a program first uses asyncio */
 };
 
 /* A synchronisation object (Lock, RLock, Semaphore, Condition, Event, Barrier, local),
@@ -223,6 +225,27 @@ bool kern_worker_start(struct kernel *k, struct task *w, struct value fn, struct
 		       bool thread);
 void kern_kill_worker(struct kernel *k, struct task *w, bool thread);
 void kern_proc_may_exit(struct kernel *k, struct proc *p);
+
+/* ---- aio.c: asyncio's event loop, inside the kernel task that called asyncio.run ----
+ * Each asyncio Task is a vm_thread of its own; the task's `vm` points at the one running.
+ * Tasks switch only at an await of something not done; the loop runs ready tasks in FIFO
+ * order and fires its timers in (time, creation) order; with nothing ready it blocks the
+ * kernel task until its earliest timer. */
+/* Whether aio answers this call: SYS_AIO, SYS_AWAIT, or a method/attribute of a Task or
+ * Future handle. */
+bool aio_owns(const struct vm_call *c);
+enum sys_result aio_syscall(struct kernel *k, struct task *t);
+/* t->vm finished its code: if it is an asyncio Task, records its result and switches t to
+ * the next task (or back to the code that called asyncio.run) and returns true; false when
+ * t->vm is no coroutine of a loop (the thread really ends). */
+bool aio_coro_exit(struct kernel *k, struct task *t);
+/* t->vm raised: if it is an asyncio Task, the exception ends the loop and with it the
+ * thread (there is no try/except): the loop's other coroutines are freed and t->vm stays
+ * the failing one, for its error. */
+void aio_coro_error(struct kernel *k, struct task *t);
+/* repr() of a Task or Future handle; false if h is not one. */
+bool aio_repr(struct kernel *k, const struct value *h, char *buf, size_t size);
+void aio_free(struct kernel *k); /* before the tasks' vm threads are destroyed */
 
 /* ---- sync.c ---- */
 struct kobj *sync_obj_new(struct kernel *k, struct task *t, enum vm_handle_kind kind);

@@ -21,13 +21,14 @@ static const struct {
 	{"pass", LEX_PASS},     {"break", LEX_BREAK},       {"continue", LEX_CONTINUE},
 	{"global", LEX_GLOBAL}, {"import", LEX_IMPORT},     {"from", LEX_FROM},
 	{"as", LEX_AS},         {"with", LEX_WITH},
+	{"async", LEX_ASYNC},   {"await", LEX_AWAIT},
 };
 
 /* Python keywords the language does not have yet: naming them is an error, so that a program
  * written for a later version fails loudly instead of being misread. */
 static const char *const reserved[] = {
-	"class", "try", "except", "finally", "raise", "lambda", "async", "await",
-	"yield", "nonlocal", "del", "assert",
+	"class", "try", "except", "finally", "raise", "lambda", "yield", "nonlocal", "del",
+	"assert",
 };
 
 uint32_t lex_utf8_decode(const char *s, int *n)

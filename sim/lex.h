@@ -29,7 +29,7 @@ enum lex_type {
 	/* keywords */
 	LEX_DEF, LEX_RETURN, LEX_IF, LEX_ELIF, LEX_ELSE, LEX_WHILE, LEX_FOR, LEX_NONE,
 	LEX_TRUE, LEX_FALSE, LEX_PASS, LEX_BREAK, LEX_CONTINUE, LEX_GLOBAL, LEX_IMPORT,
-	LEX_FROM, LEX_AS, LEX_WITH,
+	LEX_FROM, LEX_AS, LEX_WITH, LEX_ASYNC, LEX_AWAIT,
 };
 
 /* String prefix flags (lex_token.str_flags). */

@@ -332,7 +332,7 @@ static bool starts_expr(int type)
 	switch (type) {
 	case LEX_NAME: case LEX_INT: case LEX_FLOAT: case LEX_DURATION: case LEX_STRING:
 	case LEX_NONE: case LEX_TRUE: case LEX_FALSE: case '(': case '[': case '-': case '+':
-	case '~': case TOK_NOT: case LEX_ERROR:
+	case '~': case TOK_NOT: case LEX_ERROR: case LEX_AWAIT:
 		return true;
 	default:
 		return false;
@@ -550,9 +550,27 @@ static struct ast_node *parse_postfix(struct parser *p)
 	return e;
 }
 
+/* await primary (Python's await_primary: tighter than '**' on its left) */
+static struct ast_node *parse_await(struct parser *p)
+{
+	struct lex_token *t = cur(p);
+	if (t->type != LEX_AWAIT)
+		return parse_postfix(p);
+	if (!enter(p))
+		return NULL;
+	struct ast_node *n = node_at(p, AST_AWAIT, t);
+	if (!n)
+		return NULL;
+	advance(p);
+	if (!(n->a = parse_postfix(p)))
+		return NULL;
+	leave(p, 1);
+	return n;
+}
+
 static struct ast_node *parse_power(struct parser *p)
 {
-	struct ast_node *base = parse_postfix(p);
+	struct ast_node *base = parse_await(p);
 	if (!base || cur_type(p) != TOK_POW)
 		return base;
 	if (!enter(p))
@@ -1138,6 +1156,7 @@ static const char *node_desc(const struct ast_node *n)
 	case AST_COMPARE: return "a comparison";
 	case AST_IFEXP: return "a conditional expression";
 	case AST_LIST: return "a list";
+	case AST_AWAIT: return "await expression";
 	default: return "an expression";
 	}
 }
@@ -1382,6 +1401,23 @@ static struct ast_node *parse_def(struct parser *p)
 		return NULL;
 	p->funcs--;
 	p->loops = loops;
+	return n;
+}
+
+/* async def: a coroutine function; `async for` and `async with` are not in the language */
+static struct ast_node *parse_async(struct parser *p)
+{
+	int line = cur(p)->line, col = cur(p)->col;
+	advance(p);
+	struct lex_token *nx = cur(p);
+	if (nx->type == LEX_FOR || nx->type == LEX_WITH)
+		return fail_at(p, line, col, "'async %s' is not part of the scenario language yet",
+			       nx->type == LEX_FOR ? "for" : "with");
+	if (nx->type != LEX_DEF)
+		return fail_found(p, nx, "expected 'def' after 'async'");
+	struct ast_node *n = parse_def(p);
+	if (n)
+		n->ival = 1;
 	return n;
 }
 
@@ -1766,6 +1802,7 @@ static bool parse_statement(struct parser *p, struct ast_list *out)
 	case LEX_WHILE: n = parse_while(p); break;
 	case LEX_FOR: n = parse_for(p); break;
 	case LEX_DEF: n = parse_def(p); break;
+	case LEX_ASYNC: n = parse_async(p); break;
 	case LEX_WITH: n = parse_with(p); break;
 	default: return parse_simple_line(p, out);
 	}
@@ -1861,6 +1898,7 @@ const char *ast_kind_name(enum ast_kind kind)
 		[AST_WITH] = "with statement",
 		[AST_MACHINE] = "machine line",
 		[AST_EXPECT] = "expect line",
+		[AST_AWAIT] = "await expression",
 	};
 	if ((int)kind < 0 || kind >= AST_KIND_COUNT || !names[kind])
 		return "syntax";

@@ -116,6 +116,10 @@ void vm_obj_free(struct vobj *o)
 		for (int i = 0; i < s->n; i++)
 			vunref(s->items[i]);
 		free(s->items);
+	} else if (o->type == V_CORO) {
+		struct vcoro *c = (struct vcoro *)o;
+		for (int i = 0; i < c->nargs; i++)
+			vunref(c->args[i]);
 	}
 	free(o);
 }
@@ -612,7 +616,7 @@ const char *vm_handle_class(enum vm_handle_kind kind)
 		[H_EVENT] = "Event", [H_BARRIER] = "Barrier", [H_LOCAL] = "_thread._local",
 		[H_QUEUE] = "Queue", [H_TQUEUE] = "queue.Queue", [H_CONN] = "Connection",
 		[H_VALUE] = "Synchronized", [H_ARRAY] = "SynchronizedArray", [H_POOL] = "Pool",
-		[H_ASYNC] = "AsyncResult"};
+		[H_ASYNC] = "AsyncResult", [H_AIOTASK] = "Task", [H_FUTURE] = "Future"};
 	return kind > 0 && kind < H_KIND_COUNT && names[kind] ? names[kind] : "object";
 }
 
@@ -631,6 +635,7 @@ const char *vm_type_name(struct value v)
 	case V_BUILTIN: return "builtin_function_or_method";
 	case V_MODULE: return "module";
 	case V_RANGE: return "range";
+	case V_CORO: return "coroutine";
 	case V_HANDLE: return vm_handle_class((enum vm_handle_kind)v.aux);
 	default: return "object";
 	}
@@ -810,6 +815,9 @@ static bool to_text(const struct vm_program *prog, struct sbuf *b, struct value 
 				  (long long)r->stop, (long long)r->step);
 		break;
 	}
+	case V_CORO:
+		sb_printf(b, "<coroutine object %s>", ((const struct vcoro *)v.u.o)->name);
+		break;
 	case V_FUNC:
 		sb_printf(b, "<function %s>",
 			  prog && v.u.i >= 0 && v.u.i < prog->nfuncs ? prog->funcs[v.u.i].name : "?");
@@ -1864,6 +1872,8 @@ bool vm_equal(struct value a, struct value b)
 	case V_RANGE:
 		return RNG(a)->start == RNG(b)->start && RNG(a)->stop == RNG(b)->stop &&
 		       RNG(a)->step == RNG(b)->step;
+	case V_CORO:
+		return a.u.o == b.u.o;
 	default:
 		return false;
 	}

@@ -81,12 +81,18 @@ const struct vm_builtin vm_builtins[BI_COUNT] = {
 	[BI_POOL] = {"Pool", 0, 3, "processes,initializer,initargs", false, SYS_NEW},
 	[BI_THREADPOOL] = {"ThreadPool", 0, 3, "processes,initializer,initargs", false, SYS_NEW},
 	[BI_ZIP] = {"zip", 0, 8, "", true, SYS_COUNT},
+	[BI_AIO_RUN] = {"asyncio.run", 1, 1, "debug", false, SYS_AIO},
+	[BI_AIO_GATHER] = {"asyncio.gather", 0, -1, "return_exceptions", false, SYS_AIO},
+	[BI_AIO_SLEEP] = {"asyncio.sleep", 1, 2, "result", false, SYS_AIO},
+	[BI_AIO_CREATE_TASK] = {"asyncio.create_task", 1, 1, "name", false, SYS_AIO},
+	[BI_AIO_WAIT_FOR] = {"asyncio.wait_for", 1, 2, "timeout", false, SYS_AIO},
 };
 
 const char *const vm_module_names[M_COUNT] = {
 	[M_OS] = "os", [M_TIME] = "time", [M_RANDOM] = "random", [M_SYS] = "sys",
 	[M_MULTIPROCESSING] = "multiprocessing", [M_THREADING] = "threading", [M_QUEUE] = "queue",
 	[M_MP_POOL] = "multiprocessing.pool", [M_MP_DUMMY] = "multiprocessing.dummy",
+	[M_ASYNCIO] = "asyncio",
 };
 
 static const struct {
@@ -122,6 +128,9 @@ static const struct {
 	{M_MP_DUMMY, "Pool", BI_THREADPOOL},
 	{M_SYS, "setswitchinterval", BI_SETSWITCH}, {M_SYS, "getswitchinterval", BI_GETSWITCH},
 	{M_SYS, "setcheckinterval", BI_SETCHECK}, {M_SYS, "getcheckinterval", BI_GETCHECK},
+	{M_ASYNCIO, "run", BI_AIO_RUN}, {M_ASYNCIO, "gather", BI_AIO_GATHER},
+	{M_ASYNCIO, "sleep", BI_AIO_SLEEP}, {M_ASYNCIO, "create_task", BI_AIO_CREATE_TASK},
+	{M_ASYNCIO, "wait_for", BI_AIO_WAIT_FOR},
 };
 
 bool vm_module_attr(int module, const char *attr, struct value *out)
@@ -528,10 +537,51 @@ static void fail_at_start(struct vm_thread *t, int line, int col, const char *ms
 	t->status = T_FAILED;
 }
 
+/* A thread whose only frame is the coroutine's body, past its OP_CORO. */
+static struct vm_thread *thread_from_coro(struct vm_proc *p, struct value coro)
+{
+	struct vcoro *co = (struct vcoro *)coro.u.o;
+	const struct vm_code *code = p->prog->funcs[co->func].code;
+	int nslots = code->nlocals > co->nargs ? code->nlocals : co->nargs;
+	struct vm_thread *t = thread_new(p, code, nslots);
+	if (!t) {
+		vunref(coro);
+		return NULL;
+	}
+	t->frames[0].pc = 1;
+	for (int i = 0; i < nslots; i++)
+		t->stack[i] = unbound();
+	if (co->started) {
+		fail_at_start(t, p->prog->funcs[co->func].line, p->prog->funcs[co->func].col,
+			      "RuntimeError: cannot reuse already awaited coroutine");
+	} else {
+		co->started = true;
+		for (int i = 0; i < co->nargs; i++) {
+			t->stack[i] = co->args[i];
+			vref(t->stack[i]);
+		}
+	}
+	t->sp = nslots;
+	vunref(coro);
+	return t;
+}
+
+const char *vm_coro_name(struct value v, bool *started)
+{
+	if (v.type != V_CORO)
+		return NULL;
+	const struct vcoro *co = (const struct vcoro *)v.u.o;
+	if (started)
+		*started = co->started;
+	return co->name;
+}
+
 struct vm_thread *vm_thread_create_call(struct vm_proc *p, struct value fn, int argc,
 					struct value *argv)
 {
 	const struct vm_program *prog = p->prog;
+	if (fn.type == V_CORO && argc == 0)
+		return thread_from_coro(p, fn);
 	int n = argc < 0 ? 0 : argc > VM_MAX_ARGS ? VM_MAX_ARGS : argc;
 	struct vm_thread *t = thread_new(p, prog->tramp[n], n + 1);
 	if (!t) {
@@ -2391,6 +2441,64 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 		case OP_SYSCALL:
 			sys_begin(call, (enum vm_sys)arg);
 			goto syscall;
+		case OP_AWAIT: {
+			struct value aw = sp[-1];
+			if (aw.type == V_HANDLE) { /* a Task or Future: the event loop answers */
+				sys_begin(call, SYS_AWAIT);
+				call->argv[call->argc++] = pend(t, aw);
+				vunref(*--sp);
+				goto syscall;
+			}
+			if (aw.type != V_CORO)
+				RAISE("TypeError", "object %s can't be used in 'await' expression",
+				      vm_type_name(aw));
+			/* a coroutine runs here, as a call would: its frame returns its result in
+			 * the coroutine's stack slot */
+			struct vcoro *co = (struct vcoro *)aw.u.o;
+			if (co->started)
+				RAISE("RuntimeError", "cannot reuse already awaited coroutine");
+			if (t->nframes >= VM_MAX_DEPTH)
+				RAISE("RecursionError", "maximum recursion depth exceeded");
+			const struct vm_code *fc = prog->funcs[co->func].code;
+			int base = (int)(sp - t->stack);
+			int nslots = fc->nlocals > co->nargs ? fc->nlocals : co->nargs;
+			SAVE();
+			if (!ensure_stack(t, base + nslots + fc->maxstack + 8) ||
+			    !push_frame(t, fc, base)) {
+				LOAD();
+				RAISE("MemoryError", "out of memory");
+			}
+			co->started = true;
+			t->frames[t->nframes - 1].pc = 1; /* past its OP_CORO */
+			for (int i = 0; i < nslots; i++) {
+				t->stack[base + i] = i < co->nargs ? co->args[i] : unbound();
+				vref(t->stack[base + i]);
+			}
+			t->sp = base + nslots;
+			LOAD();
+			break;
+		}
+		case OP_CORO: {
+			/* calling an async def: keep the bound arguments, return without running */
+			const struct vm_func *fn = &prog->funcs[arg];
+			struct vcoro *co = malloc(sizeof *co + (size_t)fn->nparams * sizeof co->args[0]);
+			if (!co)
+				RAISE("MemoryError", "out of memory");
+			co->h.refs = 1;
+			co->h.type = V_CORO;
+			co->func = arg;
+			co->name = fn->name;
+			co->started = false;
+			co->nargs = fn->nparams;
+			for (int i = 0; i < fn->nparams; i++) {
+				co->args[i] = locals[i];
+				vref(co->args[i]);
+			}
+			struct value cv = {.type = V_CORO};
+			cv.u.o = &co->h;
+			*sp++ = cv;
+		}
+			/* fall through */
 		case OP_RETURN: {
 			struct value r = *--sp;
 			if (t->nframes == 1) {

@@ -54,6 +54,8 @@ enum vm_handle_kind {
 	H_ARRAY,       /* multiprocessing.Array in shared memory */
 	H_POOL,        /* multiprocessing.Pool, ThreadPool */
 	H_ASYNC,       /* a pool's AsyncResult */
+	H_AIOTASK,     /* asyncio.Task: a coroutine scheduled on an event loop (aio.c) */
+	H_FUTURE,      /* another awaitable of the event loop: asyncio.sleep(d), gather(...) */
 	H_KIND_COUNT
 };
 
@@ -99,6 +101,10 @@ enum vm_sys {
 	SYS_SETATTR,       /* self.name = argv[0] where self is a V_HANDLE: name, daemon */
 	SYS_NEW,           /* a kernel object: name = its class ("Lock", "Semaphore", ...), the
 	                    * arguments as given; answered with a V_HANDLE */
+	SYS_AWAIT,         /* `await x` where x is a V_HANDLE (a Task or a Future): argv[0] = x;
+	                    * answered with its result when it is done */
+	SYS_AIO,           /* asyncio.run, gather, sleep, create_task: name = the function,
+	                    * arguments as given (coroutines are opaque values: vm_coro_name) */
 	SYS_QUERY,         /* expect-only: a name that is not a variable (`makespan`, `deadlock`,
 	                    * `printed("x")`, ...): name + args; answered by the checker */
 	SYS_COUNT
@@ -198,7 +204,11 @@ void vm_proc_foreach_global(const struct vm_proc *p,
 /* A thread that runs the program's top level. */
 struct vm_thread *vm_thread_create_main(struct vm_proc *p);
 /* A thread that calls fn(*argv) and exits: a Process or Thread target. fn must be V_FUNC or
- * V_BUILTIN; argv are given to the VM (it owns them). Returns NULL when out of memory. */
+ * V_BUILTIN; argv are given to the VM (it owns them). Returns NULL when out of memory.
+ * fn may also be a coroutine (what calling an `async def` returns; argc 0): the thread then
+ * runs the coroutine's body and exits with its return value, as an asyncio Task does. A
+ * coroutine runs once: a second thread made from it fails at its first vm_run with
+ * "RuntimeError: cannot reuse already awaited coroutine". */
 struct vm_thread *vm_thread_create_call(struct vm_proc *p, struct value fn, int argc,
 					struct value *argv);
 /* A copy of `t`, running in `child`, stopped at the same SYS_FORK call: the kernel then
@@ -227,6 +237,11 @@ int vm_thread_line(const struct vm_thread *t);
 /* For a failed expectation: the values it compared, e.g. "12 == 0" or
  * "1.52 <= 1.2 (t_threads / t_plain)". Empty when not a comparison. */
 const char *vm_expect_detail(const struct vm_thread *t);
+
+/* For a coroutine value (calling an `async def` made it): its function's name, and in
+ * *started whether it has begun running (awaited, or made into a thread). NULL for any other
+ * value. */
+const char *vm_coro_name(struct value v, bool *started);
 
 /* The name of built-in function i (a V_BUILTIN's u.i), e.g. "sleep"; NULL if there is none. */
 const char *vm_builtin_name(int i);

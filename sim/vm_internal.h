@@ -13,9 +13,12 @@
 enum {
 	V_RANGE = V_HANDLE + 1, /* u.o: a lazy range(start, stop, step) */
 	V_UNBOUND,              /* a variable slot not yet assigned */
+	V_CORO,                 /* u.o: what calling an `async def` returns (the kernel sees it
+	                         * only through vm_coro_name) */
 };
 
-#define VM_OBJ_MASK ((1u << V_STR) | (1u << V_TUPLE) | (1u << V_LIST) | (1u << V_RANGE))
+#define VM_OBJ_MASK                                                                             \
+	((1u << V_STR) | (1u << V_TUPLE) | (1u << V_LIST) | (1u << V_RANGE) | (1u << V_CORO))
 #define VM_IS_OBJ(t) ((VM_OBJ_MASK >> (t)) & 1u)
 
 /* Strings, lists and tuples grow to at most this many bytes each (MemoryError beyond). */
@@ -42,6 +45,17 @@ struct vseq { /* V_TUPLE and V_LIST */
 struct vrange {
 	struct vobj h;
 	int64_t start, stop, step;
+};
+
+/* A coroutine: the function and its bound arguments (its first nparams locals), made by
+ * OP_CORO and run once, by OP_AWAIT in the awaiting frame or as a thread of its own. */
+struct vcoro {
+	struct vobj h;
+	int func;
+	const char *name; /* the function's (borrowed from the program) */
+	bool started;
+	int nargs;
+	struct value args[];
 };
 
 #define STR(v) ((struct vstr *)(v).u.o)
@@ -172,6 +186,10 @@ enum vm_opcode {
 	OP_FORMAT,       /* arg = (spec const + 1) << 2 | conversion (0, 1 = r, 2 = s) */
 	OP_RECORD,       /* expect detail: remember TOS as operand arg */
 	OP_APPROX,       /* a, b, tol -> |a - b| <= tol */
+	OP_CORO,         /* first instruction of an async def (arg = function): returns a
+	                  * coroutine holding the bound arguments instead of running the body */
+	OP_AWAIT,        /* awaitable -> result: a coroutine runs in a new frame here; a Task or
+	                  * Future is SYS_AWAIT */
 	OP_COUNT
 };
 
@@ -208,6 +226,7 @@ struct vm_func {
 	int nparams, ndefaults;
 	char **params;
 	int line, col;
+	bool is_async;   /* async def: calling it makes a coroutine (its code opens with OP_CORO) */
 };
 
 struct vm_program {
@@ -246,6 +265,7 @@ enum vm_builtin_id {
 	BI_COMPUTE_NOGIL, BI_SETSWITCH, BI_GETSWITCH, BI_SETCHECK, BI_GETCHECK,
 	BI_MPQUEUE, BI_TQUEUE, BI_PIPE, BI_VALUE, BI_ARRAY, BI_POOL, BI_THREADPOOL,
 	BI_ZIP,
+	BI_AIO_RUN, BI_AIO_GATHER, BI_AIO_SLEEP, BI_AIO_CREATE_TASK, BI_AIO_WAIT_FOR,
 	BI_COUNT
 };
 
@@ -260,7 +280,7 @@ extern const struct vm_builtin vm_builtins[BI_COUNT];
 
 enum vm_module_id {
 	M_OS, M_TIME, M_RANDOM, M_SYS, M_MULTIPROCESSING, M_THREADING, M_QUEUE, M_MP_POOL,
-	M_MP_DUMMY, M_COUNT
+	M_MP_DUMMY, M_ASYNCIO, M_COUNT
 };
 extern const char *const vm_module_names[M_COUNT];
 /* Resolves module.attr to a value (a builtin or a constant); false when not modelled. */

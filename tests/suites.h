@@ -20,7 +20,8 @@
 	X(ipc) \
 	X(sched) \
 	X(viz) \
-	X(real)
+	X(real) \
+	X(aio)
 
 #define DECLARE_SUITE(name) Suite *name##_suite(void);
 SUITES(DECLARE_SUITE)

@@ -405,6 +405,30 @@ START_TEST(limits_stop_with_a_message)
 }
 END_TEST
 
+START_TEST(zero_cost_loop_in_a_thread_names_its_line)
+{
+	/* Found by fuzz-run (a mangled gil-busy whose machine line became a comment, so instr
+	 * was 0): a thread that never made a call spun at one instant; the run must stop with
+	 * the limit message naming where the thread was (the loop, or the line just before its
+	 * head when the slice ended there), not "line 0". */
+	struct run r;
+	run_text(&r,
+		 "import threading\n"
+		 "def loop():\n"
+		 "    x = 0\n"
+		 "    while True:\n"
+		 "        x = x ^ 1\n"
+		 "threading.Thread(target=loop).start()\n",
+		 NULL);
+	ck_assert_int_eq(r.tr->end, END_LIMIT);
+	ck_assert_msg(strstr(r.tr->end_msg, "Thread-1 ran about") &&
+			      (strstr(r.tr->end_msg, "(line 3)") || strstr(r.tr->end_msg, "(line 4)") ||
+			       strstr(r.tr->end_msg, "(line 5)")),
+		      "end_msg: %s", r.tr->end_msg);
+	run_free(&r);
+}
+END_TEST
+
 /* Serialises the whole trace so two runs can be compared byte for byte. */
 static char *trace_bytes(const struct trace *tr, size_t *len)
 {
@@ -492,6 +516,7 @@ Suite *kernel_suite(void)
 
 	tc = tcase_create("Limits, determinism and scale");
 	tcase_add_test(tc, limits_stop_with_a_message);
+	tcase_add_test(tc, zero_cost_loop_in_a_thread_names_its_line);
 	tcase_add_test(tc, same_seed_same_bytes);
 	tcase_add_test(tc, many_cores);
 	suite_add_tcase(s, tc);

@@ -70,7 +70,7 @@ START_TEST(prio_wakeup_preempts)
 	 * L is preempted once, with a reason naming H. */
 	struct run r;
 	run_text(&r,
-		 "machine cores=1 policy=prio cs=0ns thread=0ns\n"
+		 "machine cores=1 policy=prio cs=0ns thread=0ns quantum=100ms\n"
 		 "import threading, time\n"
 		 "def low():\n"
 		 "    compute(30ms)\n"
@@ -133,7 +133,7 @@ START_TEST(priority_inversion_and_inheritance)
 	ck_assert_int_eq(tm(&r, "H")->state_ns[TS_LOCK], 18 * MS);
 	ck_assert_int_eq(tm(&r, "M")->end_ns, 75 * MS);
 	ck_assert_int_eq(tm(&r, "L")->end_ns, 20 * MS);
-	ck_assert_int_eq(tm(&r, "L")->involuntary, 0);
+	ck_assert_int_eq(tm(&r, "L")->involuntary, 1); /* at 2, by H, before H blocks */
 	run_free(&r);
 }
 END_TEST
@@ -300,7 +300,7 @@ END_TEST
 /* ---- multi-core placement ---- */
 
 static const char pinned[] =
-	"machine cores=2 runqueues=%s\n"
+	"machine cores=2 runqueues='%s'\n" /* global is a keyword: quoted */
 	"import threading\n"
 	"def spin():\n"
 	"    for i in range(20):\n"

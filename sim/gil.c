@@ -74,10 +74,14 @@ static void take(struct kernel *k, struct gil *g, struct task *t)
 {
 	g->holder = t->id;
 	g->holds++;
-	if (g->last_holder >= 0 && g->last_holder != t->id)
-		g->switches++;
+	/* as ceval_gil.c: the switch number counts changes of holder, so a waiter's timed wait
+	 * sees no switch when the same thread keeps taking the GIL back */
+	if (g->last_holder != t->id) {
+		if (g->last_holder >= 0)
+			g->switches++;
+		g->switch_number++;
+	}
 	g->last_holder = t->id;
-	g->switch_number++;
 	g->drop_request = false; /* the new holder clears pending drop requests */
 	gil_record(k, g, k->gil_take_reason ? k->gil_take_reason
 					    : (k->gil_take_reason = kern_reason(k, "takes the GIL")));
@@ -92,13 +96,29 @@ static void take(struct kernel *k, struct gil *g, struct task *t)
 }
 
 /* Signals one waiter (CPython's COND_SIGNAL): it becomes ready and tries again when it runs. */
+static void woken_late(struct kernel *k, struct task *w)
+{
+	w->timeout_hook = NULL;
+	kern_wake(k, w, vm_none(), NULL, kern_reason(k, "the GIL's signal arrived"));
+}
+
+/* Signals one waiter (CPython's COND_SIGNAL): it becomes ready after the machine's
+ * gil_wakeup latency and tries again when it runs; meanwhile the releasing thread may
+ * take the GIL back. */
 static void signal_one(struct kernel *k, struct gil *g, struct task *by)
 {
 	if (g->waiters.head < 0)
 		return;
 	struct task *w = k->tasks[g->waiters.head];
-	w->timeout_hook = NULL;
-	kern_wake(k, w, vm_none(), by, kern_reason(k, "the GIL was released by %s", by->name));
+	if (k->m->gil_wakeup <= 0) {
+		w->timeout_hook = NULL;
+		kern_wake(k, w, vm_none(), by, kern_reason(k, "the GIL was released by %s", by->name));
+		return;
+	}
+	kern_waitq_remove(k, w); /* signalled: no longer a waiter the next release would pick */
+	w->gen++;
+	w->timeout_hook = woken_late;
+	kern_push_event(k, k->q.now + k->m->gil_wakeup, PRIO_WAKE, EV_WAKE, w->id, w->gen);
 }
 
 static void release(struct kernel *k, struct gil *g, struct task *t, uint32_t reason)

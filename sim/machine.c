@@ -32,6 +32,8 @@ void machine_defaults(struct machine *m)
 		.check_interval = 100,       /* sys.getcheckinterval() of Python 2 */
 		.tick = 30,                  /* Python 2 ran about 30 M bytecodes per second */
 		.gil_contention = 2000,      /* a futex wake and a lost race for the mutex */
+		.gil_wakeup = 0,             /* the woken waiter is ready at once (a switch to it
+		                              * still costs cs) */
 		.mlfq_levels = 3,
 		.mlfq_quantum = 10000000,    /* 10 ms at the top, 20 ms, 40 ms below */
 		.mlfq_allotment = 20000000,  /* 20 ms of CPU per level */
@@ -121,6 +123,13 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 			t.until = d;
 		else
 			t.max_time = d;
+	} else if (strcmp(key, "gil_wakeup") == 0 || strcmp(key, "gil-wakeup") == 0) {
+		if (parse_duration(text, &d) < 0 || d > 1000000000LL) {
+			snprintf(err, errsize, "gil_wakeup: expected a duration such as 20us (0 to 1s), found '%s'",
+				 text);
+			return -1;
+		}
+		t.gil_wakeup = d;
 	} else if (strcmp(key, "cs") == 0 || strcmp(key, "fork") == 0 ||
 		   strcmp(key, "thread") == 0 || strcmp(key, "instr") == 0) {
 		if (parse_duration(text, &d) < 0 || d > 3600000000000LL) {

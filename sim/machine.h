@@ -51,6 +51,7 @@ struct machine {
 	int64_t switch_interval; /* py3: how long a waiter waits before asking for a drop */
 	int check_interval;  /* py2: instructions ("ticks") between releases */
 	int64_t tick;        /* py2: CPU time of one tick inside compute() */
+	int64_t gil_wakeup;  /* how long a signalled GIL waiter takes to wake (futex latency) */
 	int64_t gil_contention; /* py2: what a release costs the holder when a woken waiter
 	                         * runs on another core and fights for the GIL */
 	char python[8];      /* the version that set gil and breaker, "" if set separately */

@@ -220,6 +220,50 @@ START_TEST(deterministic_with_gil)
 }
 END_TEST
 
+static int64_t first_print(const char *wakeup)
+{
+	char text[1024];
+	snprintf(text, sizeof text,
+		 "machine cores=2 python=3.11 cs=0ns thread=0ns gil_wakeup=%s\n"
+		 "import threading\n"
+		 "def io_ish():\n"
+		 "    for i in range(500):\n"
+		 "        compute_nogil(10us)\n"   /* releases the GIL (voluntarily) */
+		 "        compute(10us)\n"
+		 "def cpu():\n"
+		 "    sleep(100us)\n"   /* from here on it wants the GIL back */
+		 "    print('cpu thread has the GIL')\n"
+		 "    compute(1ms)\n"
+		 "a = threading.Thread(target=io_ish)\n"
+		 "b = threading.Thread(target=cpu)\n"
+		 "a.start()\n"
+		 "b.start()\n"
+		 "a.join()\n",
+		 wakeup);
+	struct run r;
+	run_text(&r, text, NULL);
+	int64_t t = -1;
+	for (size_t i = 0; i < r.tr->nrecs && t < 0; i++)
+		if (r.tr->recs[i].kind == TR_PRINT)
+			t = r.tr->recs[i].t;
+	run_free(&r);
+	return t;
+}
+
+START_TEST(voluntary_release_race)
+{
+	/* A thread drops the GIL for 10 us of C code at a time and comes back. The other wants
+	 * the GIL from 100 us on. With an instant wake-up it takes it at the next release
+	 * (within 20 us). When waking takes 50 us the releaser is back first every time; each
+	 * signal ends the waiter's timed wait early, so it never times out and never asks for a
+	 * drop (ceval_gil.c's loop does the same): it gets the GIL only when the other thread's
+	 * 500 x 20 us are over, at 10 ms. */
+	int64_t fast = first_print("0ns"), slow = first_print("50us");
+	ck_assert_msg(fast >= 100 * US && fast <= 120 * US, "fast %lld", (long long)fast);
+	ck_assert_msg(slow >= 10000 * US && slow <= 10100 * US, "slow %lld", (long long)slow);
+}
+END_TEST
+
 START_TEST(bad_gil_settings)
 {
 	struct machine m;
@@ -254,6 +298,7 @@ Suite *gil_suite(void)
 	tcase_add_test(tc, nogil_work_runs_in_parallel);
 	tcase_add_test(tc, deterministic_with_gil);
 	tcase_add_test(tc, bad_gil_settings);
+	tcase_add_test(tc, voluntary_release_race);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -60,6 +60,7 @@ static const char usage_text[] =
 	"  --seed N          seed of the run's random numbers\n"
 	"  --until D         stop the simulation at simulated time D\n"
 	"  --max-events N    stop after N events (default 50000000)\n"
+	"  --max-instructions N  stop after N interpreted instructions (default 10^10)\n"
 	"  --python V        2.7, 3.9, 3.11 or 3.13t: sets the GIL and the eval breaker\n"
 	"  --gil G           none, py2 or py3 (a GIL per process)\n"
 	"  --switch-interval D   py3's switch interval (default 5ms)\n"
@@ -346,7 +347,8 @@ static int parse_options(int argc, char **argv, int first, struct options *o)
 			continue;
 		}
 		static const char *const machine_flags[] = {"cores", "policy", "quantum", "seed",
-							   "until", "max-events", "gil", "python",
+							   "until", "max-events", "max-instructions",
+							   "gil", "python",
 							   "switch-interval", "eval-breaker",
 							   "check-interval", "runqueues", "migration",
 							   "balance", "mlfq-levels", "mlfq-quantum",

@@ -1297,6 +1297,16 @@ static void task_exec_inner(struct kernel *k, struct task *t)
 		vm_thread_set_horizon(t->vm, k->procs[t->proc]->live > 1 ? horizon(k, t)
 									   : INT64_MAX / 2);
 		enum vm_status st = vm_run(t->vm, &t->call, &cost);
+		k->instructions += vm_thread_take_instructions(t->vm);
+		if (k->instructions > k->m->max_instructions) {
+			kern_stop(k, END_LIMIT,
+				  "instruction limit of %llu reached at %s (line %d of %s); raise it with "
+				  "--max-instructions or stop earlier with --until",
+				  (unsigned long long)k->m->max_instructions,
+				  kern_dur_text(k->q.now, (char[32]){0}),
+				  vm_thread_line(t->vm) ? vm_thread_line(t->vm) : t->line, t->name);
+			return;
+		}
 		t->droppable = st == VM_SYSCALL || (st == VM_YIELD && vm_thread_at_breaker(t->vm));
 		if (st == VM_SYSCALL) {
 			t->has_call = true;

@@ -101,6 +101,7 @@ struct kernel {
 	bool in_task;           /* inside task_exec: scheduling waits for an event */
 	struct race_state *race; /* the race detector, NULL when off */
 	uint64_t rng;           /* the kernel's own stream (jitter), from the seed */
+	uint64_t instructions;  /* interpreted so far, against m->max_instructions */
 	int64_t jitter_q;       /* jitter in 1/65536 */
 	int64_t horizon_q;      /* 65536 / (1 + jitter): how far ahead a shared task may run */
 	struct sched_state *sched; /* per-core queues and balancing (sched_common.c) */

@@ -43,6 +43,7 @@ void machine_defaults(struct machine *m)
 		.until = -1,
 		.max_time = 24LL * 3600 * 1000000000LL,
 		.max_events = 50000000,
+		.max_instructions = 10000000000ULL, /* about half a minute of interpreting */
 		.max_records = 20000000,
 	};
 }
@@ -279,6 +280,12 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 			return -1;
 		}
 		t.seed = s;
+	} else if (strcmp(key, "max-instructions") == 0) {
+		if (parse_count(text, 1, 1000000000000000LL, &n) < 0) {
+			snprintf(err, errsize, "max-instructions: expected 1 to 10^15, found '%s'", text);
+			return -1;
+		}
+		t.max_instructions = (uint64_t)n;
 	} else if (strcmp(key, "max-events") == 0) {
 		if (parse_count(text, 1, 4000000000LL, &n) < 0) {
 			snprintf(err, errsize, "max-events: expected 1 to 4000000000, found '%s'", text);

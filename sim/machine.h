@@ -69,6 +69,7 @@ struct machine {
 	int64_t until;       /* stop at this simulated time (END_UNTIL); -1 = none */
 	int64_t max_time;    /* simulated time after which the run is stopped (END_LIMIT) */
 	uint64_t max_events; /* events processed */
+	uint64_t max_instructions; /* interpreted instructions, all threads together */
 	size_t max_records;  /* trace records kept (memory) */
 };
 

@@ -440,6 +440,7 @@ struct vm_thread {
 	struct vm_proc *proc;
 	void *user;      /* the caller's (the kernel's task) */
 	bool at_breaker; /* the last VM_YIELD stopped at an eval-breaker check point */
+	uint64_t instructions; /* executed since vm_thread_take_instructions last asked */
 	bool discard;    /* the pending call is a statement (obj.x = v, obj[i] = v): its
 	                  * answer is not pushed */
 	int64_t horizon; /* shared globals may be touched while the cost stays below this */
@@ -700,6 +701,13 @@ const struct diag *vm_thread_error(const struct vm_thread *t)
 {
 	static const struct diag none;
 	return t->err ? t->err : &none;
+}
+
+uint64_t vm_thread_take_instructions(struct vm_thread *t)
+{
+	uint64_t n = t->instructions;
+	t->instructions = 0;
+	return n;
 }
 
 bool vm_thread_at_breaker(const struct vm_thread *t)
@@ -2511,6 +2519,7 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 				if (t->expect >= 0)
 					build_detail(t);
 				*cost = cost0 + executed * icost;
+	t->instructions += (uint64_t)executed;
 				return VM_EXIT;
 			}
 			struct value *bottom = t->stack + f->base - 1;
@@ -2586,11 +2595,13 @@ syscall:
 	call->col = t->call_col = code->col[pc];
 	t->status = T_WAIT;
 	*cost = cost0 + executed * icost;
+	t->instructions += (uint64_t)executed;
 	return VM_SYSCALL;
 
 yield:
 	SAVE();
 	*cost = cost0 + executed * icost;
+	t->instructions += (uint64_t)executed;
 	return VM_YIELD;
 
 error:
@@ -2598,6 +2609,7 @@ error:
 	pc = (int)f->pc - 1;
 	set_error(t, code->line[pc], code->col[pc], e.msg);
 	*cost = cost0 + executed * icost;
+	t->instructions += (uint64_t)executed;
 	return VM_ERROR;
 #undef LOAD
 #undef SAVE

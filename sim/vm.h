@@ -175,6 +175,9 @@ void vm_proc_set_shared(struct vm_proc *p, bool shared);
  * kernel can act on a GIL drop request. */
 void vm_proc_set_breaker(struct vm_proc *p, int mode);
 
+/* Instructions t executed since the last call (the kernel's instruction limit). */
+uint64_t vm_thread_take_instructions(struct vm_thread *t);
+
 /* Whether the last VM_YIELD stopped at an eval-breaker check point (where CPython may drop
  * the GIL), rather than in the middle of a statement before a shared global. */
 bool vm_thread_at_breaker(const struct vm_thread *t);

@@ -393,6 +393,14 @@ START_TEST(limits_stop_with_a_message)
 	ck_assert_ptr_nonnull(strstr(r.tr->end_msg, "without simulated time passing"));
 	run_free(&r);
 
+	/* instructions that cost time but never block: the instruction limit stops them */
+	machine_defaults(&m);
+	m.max_instructions = 1000000;
+	run_text(&r, "machine instr=1ns\nx = 0\nwhile True:\n    x = x + 1\n", &m);
+	ck_assert_int_eq(r.tr->end, END_LIMIT);
+	ck_assert_ptr_nonnull(strstr(r.tr->end_msg, "instruction limit of 1000000 reached"));
+	run_free(&r);
+
 	machine_defaults(&m);
 	m.until = 2500 * MS;
 	run_text(&r, "machine cs=0ns\nwhile True:\n    print(now)\n    sleep(1s)\n", &m);

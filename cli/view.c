@@ -16,6 +16,7 @@
 #include "trace.h"
 #include "trace_load.h"
 #ifdef HAVE_VIZ
+#include "real.h"
 #include "viz.h"
 #endif
 
@@ -26,7 +27,7 @@ struct view_args {
 	const char *input, *output, *script;
 	int width, height;
 	const char *from, *to;
-	bool projector, no_panel;
+	bool projector, no_panel, real;
 	char flags[8][2][64]; /* machine flags, applied after the scenario's own settings */
 	int nflags;
 };
@@ -39,13 +40,14 @@ static const char render_usage[] =
 	"  --from D, --to D    the time range shown, e.g. --from 10ms --to 40ms\n"
 	"  --projector         large type, high contrast, colour-blind-safe colours\n"
 	"  --no-panel          leave out the side panel (summary and program output)\n"
+	"  --real              run the scenario for real too; its rows below, on the same axis\n"
 	"  --cores N, --policy P, --quantum D, --seed N, --until D, --max-events N\n"
 	"                      the machine, as for `timeslice run` (scenarios only)\n";
 
 static const char view_usage[] =
 	"usage: timeslice view SCENARIO|TRACE.json [options]\n"
 	"  opens the timeline in a window (H in the window lists the keys)\n"
-	"  --width N, --height N, --from D, --to D, --projector, --no-panel: as for render\n"
+	"  --width N, --height N, --from D, --to D, --projector, --no-panel, --real: as for render\n"
 	"  --cores N, --policy P, --quantum D, --seed N, --until D, --max-events N\n"
 	"                      the machine, as for `timeslice run` (scenarios only)\n";
 
@@ -84,6 +86,10 @@ static int parse_args(int argc, char **argv, bool render, struct view_args *a)
 		}
 		if (strcmp(arg, "--no-panel") == 0) {
 			a->no_panel = true;
+			continue;
+		}
+		if (strcmp(arg, "--real") == 0) {
+			a->real = true;
 			continue;
 		}
 		char name[64];
@@ -156,6 +162,13 @@ struct loaded {
 	struct trace *tr;
 	struct metrics *m;
 	char title[320], subtitle[320];
+	struct trace *real;          /* --real: the real run, or NULL */
+	bool have_scenario;
+	struct scenario s;           /* kept for reruns and its source text */
+	struct machine mach;         /* the machine of the run shown */
+	struct trace *old_tr;        /* the run shown before the last rerun (the view may still */
+	struct metrics *old_m;       /* read it until it has switched) */
+	uint64_t seed0;
 };
 
 /* "10 ms", "2.5 s", "750 us": a machine setting as a user writes it */
@@ -170,6 +183,118 @@ static const char *short_time(char *buf, size_t size, int64_t ns)
 		u++;
 	snprintf(buf, size, "%g %s", (double)ns / (double)units[u].div, units[u].unit);
 	return buf;
+}
+
+static void loaded_free(struct loaded *l);
+
+/* The subtitle: the machine of the run shown. */
+static void machine_line(struct loaded *l)
+{
+	const struct machine *m = &l->mach;
+	char q[64] = "", g[96] = "", sd[48] = "", t[32];
+	if (m->policy == POLICY_RR)
+		snprintf(q, sizeof q, ", quantum %s", short_time(t, sizeof t, m->quantum));
+	if (m->gil != GIL_NONE)
+		snprintf(g, sizeof g, ", GIL %s (switch interval %s)", m->gil == GIL_PY3 ? "py3" : "py2",
+			 short_time(t, sizeof t, m->switch_interval));
+	if (m->seed != l->seed0)
+		snprintf(sd, sizeof sd, ", seed %llu", (unsigned long long)m->seed);
+	snprintf(l->subtitle, sizeof l->subtitle, "%d core%s, %s%s%s%s", m->cores,
+		 m->cores == 1 ? "" : "s", policy_name(m->policy), q, g, sd);
+}
+
+/* --real: the same program run for real on this machine (as `timeslice real` does, on at most
+ * the cores this process may use), shown below the simulated run. */
+static int run_real(struct loaded *l)
+{
+	struct diag d;
+	if (real_check(l->s.ast, &l->mach, &d) < 0) {
+		diag_print(&d, stderr);
+		return -1;
+	}
+	struct real_options o;
+	real_options_default(&o);
+	int avail = real_cores_available();
+	o.cores = l->mach.cores < avail ? l->mach.cores : avail;
+	o.gil = l->mach.gil == GIL_NONE ? REAL_GIL_NONE : REAL_GIL_PY3;
+	o.switch_interval = l->mach.switch_interval;
+	int64_t timeout = 3 * l->tr->makespan + 2000000000LL;
+	o.timeout = timeout > 60000000000LL ? 60000000000LL : timeout;
+	o.until = l->mach.until;
+	o.seed = l->mach.seed;
+	o.max_records = l->mach.max_records;
+	struct real_report rep;
+	l->real = real_run(l->s.ast, l->s.prog, &l->mach, &o, &rep, &d);
+	if (!l->real) {
+		diag_print(&d, stderr);
+		return -1;
+	}
+	if (rep.notes[0])
+		fprintf(stderr, "timeslice: real run: %s\n", rep.notes);
+	if (l->mach.gil == GIL_PY2)
+		fprintf(stderr, "timeslice: real run: the real GIL follows py3 (there is no real py2 "
+			"GIL)\n");
+	return 0;
+}
+
+static const char *const gil_names[] = {"none", "py3", "py2"};
+
+/* viz_rerun_fn: one machine setting a step up or down, and the scenario simulated again. */
+static int rerun(void *ctx, const char *key, int dir, struct viz_input *in, char *msg,
+		 size_t msgsize)
+{
+	struct loaded *l = ctx;
+	struct machine m = l->mach;
+	char val[64], err[256];
+	if (strcmp(key, "cores") == 0) {
+		snprintf(val, sizeof val, "%d", m.cores + dir);
+	} else if (strcmp(key, "policy") == 0) {
+		snprintf(val, sizeof val, "%s",
+			 policy_name((enum policy)((m.policy + dir + POLICY_COUNT) % POLICY_COUNT)));
+	} else if (strcmp(key, "quantum") == 0 || strcmp(key, "switch-interval") == 0) {
+		int64_t cur = key[0] == 'q' ? m.quantum : m.switch_interval;
+		snprintf(val, sizeof val, "%lldns", (long long)(dir > 0 ? cur * 2 : cur / 2));
+	} else if (strcmp(key, "gil") == 0) {
+		int g = m.gil == GIL_NONE ? 0 : m.gil == GIL_PY3 ? 1 : 2;
+		snprintf(val, sizeof val, "%s", gil_names[(g + dir + 3) % 3]);
+	} else if (strcmp(key, "seed") == 0) {
+		if (dir < 0 && m.seed == 0) {
+			snprintf(msg, msgsize, "seed: already 0");
+			return -1;
+		}
+		snprintf(val, sizeof val, "%llu", (unsigned long long)(m.seed + (uint64_t)(int64_t)dir));
+	} else {
+		snprintf(msg, msgsize, "cannot change %s", key);
+		return -1;
+	}
+	if (machine_set(&m, key, val, err, sizeof err) < 0) {
+		snprintf(msg, msgsize, "%s", err);
+		return -1;
+	}
+	if (strcmp(key, "gil") == 0)
+		m.python[0] = 0; /* set on its own now */
+	struct diag d;
+	struct trace *tr = sim_run(l->s.ast, l->s.prog, &m, &d);
+	struct metrics *mt = tr ? metrics_compute(tr) : NULL;
+	if (!tr || !mt) {
+		snprintf(msg, msgsize, "%s: %s", tr ? "out of memory" : d.msg, key);
+		trace_destroy(tr);
+		return -1;
+	}
+	trace_destroy(l->old_tr);
+	metrics_destroy(l->old_m);
+	l->old_tr = l->tr;
+	l->old_m = l->m;
+	l->tr = tr;
+	l->m = mt;
+	l->mach = m;
+	machine_line(l);
+	*in = (struct viz_input){.tr = l->tr, .m = l->m, .title = l->title, .subtitle = l->subtitle,
+				 .real = l->real, .source = l->s.src->text, .rerun = rerun,
+				 .rerun_ctx = l};
+	bool doubling = strcmp(key, "quantum") == 0 || strcmp(key, "switch-interval") == 0;
+	snprintf(msg, msgsize, "%s %s", key, doubling ? (dir > 0 ? "doubled" : "halved") : val);
+	return 0;
 }
 
 static int load_input(const struct view_args *a, struct loaded *out)
@@ -217,18 +342,29 @@ static int load_input(const struct view_args *a, struct loaded *out)
 			return ST_FAILED;
 		}
 		snprintf(out->title, sizeof out->title, "%s", s.id ? s.id : s.src->name);
-		char q[64] = "";
-		if (m.policy == POLICY_RR)
-			snprintf(q, sizeof q, ", quantum %s", short_time((char[32]){0}, 32, m.quantum));
-		snprintf(out->subtitle, sizeof out->subtitle, "%d core%s, %s%s", m.cores,
-			 m.cores == 1 ? "" : "s", policy_name(m.policy), q);
-		scenario_free(&s);
+		out->s = s;
+		out->have_scenario = true;
+		out->mach = m;
+		out->seed0 = m.seed;
+		machine_line(out);
+		if (a->real && run_real(out) < 0) {
+			trace_destroy(out->tr);
+			scenario_free(&out->s);
+			out->tr = NULL;
+			return ST_FAILED;
+		}
+	}
+	if (a->real && !out->have_scenario) {
+		fprintf(stderr, "timeslice: --real runs a scenario; a saved trace cannot be run\n");
+		trace_destroy(out->tr);
+		out->tr = NULL;
+		return ST_USAGE;
 	}
 	out->m = metrics_compute(out->tr);
 	if (!out->m) {
 		fprintf(stderr, "timeslice: out of memory\n");
-		trace_destroy(out->tr);
-		out->tr = NULL;
+		loaded_free(out);
+		memset(out, 0, sizeof *out);
 		return ST_FAILED;
 	}
 	return ST_OK;
@@ -238,6 +374,11 @@ static void loaded_free(struct loaded *l)
 {
 	metrics_destroy(l->m);
 	trace_destroy(l->tr);
+	metrics_destroy(l->old_m);
+	trace_destroy(l->old_tr);
+	trace_destroy(l->real);
+	if (l->have_scenario)
+		scenario_free(&l->s);
 }
 
 #endif
@@ -293,7 +434,13 @@ static int run(int argc, char **argv, bool render)
 		return st;
 	if (a.from && !a.to)
 		to = l.tr->makespan > from ? l.tr->makespan : from + 1;
-	struct viz_input in = {.tr = l.tr, .m = l.m, .title = l.title, .subtitle = l.subtitle};
+	struct viz_input in = {.tr = l.tr, .m = l.m, .title = l.title, .subtitle = l.subtitle,
+			       .real = l.real};
+	if (l.have_scenario) {
+		in.source = l.s.src->text;
+		in.rerun = rerun;
+		in.rerun_ctx = &l;
+	}
 	struct viz_options opt = {.width = a.width, .height = a.height, .from = from, .to = to,
 				  .projector = a.projector, .no_panel = a.no_panel};
 	char err[512];

@@ -21,6 +21,11 @@ render time-slicing-projector time-slicing --width 1400 --projector --from 30ms 
 render loop-thread loop-thread --width 1400
 render join-in-loop join-in-loop --width 1400
 render process-subclass process-subclass --until 5.5s --width 1400
+# locks and the deadlock's wait-for cycle; a GIL's ownership row and hand-overs
+render deadlock-ab deadlock-ab --width 1400
+render philosophers philosophers --width 1400
+render convoy convoy --width 1400
+render convoy-zoom convoy --width 1400 --from 100ms --to 125ms
 
 if command -v xvfb-run >/dev/null 2>&1; then
 	script=$(mktemp)
@@ -36,6 +41,19 @@ SCRIPT
 	xvfb-run -a -s "-screen 0 1400x900x24" "$exe" view time-slicing --width 1280 --height 720 \
 		--script "$script" >/dev/null
 	echo "wrote docs/screenshots/window.png"
+	# a GIL scenario zoomed in: markers A and B with the range's aggregates, the source line
+	# of the event at the cursor, a search
+	cat >"$script" <<SCRIPT
+ctrldrag 420 200 900 200
+click 640 190
+key slash
+type Thread
+key Return
+screenshot $out/window-gil.png
+SCRIPT
+	xvfb-run -a -s "-screen 0 1400x900x24" "$exe" view convoy --from 98ms --to 126ms --width 1400 --height 800 \
+		--script "$script" >/dev/null
+	echo "wrote docs/screenshots/window-gil.png"
 else
 	echo "screenshots.sh: xvfb-run not installed: docs/screenshots/window.png left as it was" >&2
 fi

@@ -1624,7 +1624,6 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 		vm_program_expect_info(prog, i, &line, &text);
 		races = strstr(text, "race") != NULL;
 	}
-	gil_proc_init(k, p0);
 	snprintf(tr->gil_model, sizeof tr->gil_model, "%s",
 		 m->gil == GIL_PY3 ? "py3" : m->gil == GIL_PY2 ? "py2" : "none");
 	snprintf(tr->python, sizeof tr->python, "%s", m->python);
@@ -1639,6 +1638,7 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 		diag_set(err, ast->src, 0, 0, "out of memory");
 		return NULL;
 	}
+	gil_proc_init(k, p0); /* after its pid: the GIL is named after it */
 	set_state(k, t0, TS_NEW, kern_reason(k, "the program starts"));
 	kern_make_ready(k, t0, ENQ_NEW, kern_reason(k, "the program starts"));
 

@@ -16,6 +16,7 @@
 #include <SDL_image.h>
 
 #include "viz.h"
+#include "viz_internal.h"
 #endif
 
 /* A hand-made run on one core, worked out in full:
@@ -424,6 +425,383 @@ START_TEST(many_segments_merge)
 	trace_destroy(tr);
 }
 END_TEST
+
+/* ---- object rows, arrows, the deadlock cycle, markers, search, source, real, counters ---- */
+
+static void obj(struct trace *tr, int64_t t, int o, int holder)
+{
+	struct trace_rec r = {.t = t, .tid = holder, .core = -1, .kind = TR_OBJ,
+			      .state = holder >= 0 ? OBJ_HELD : OBJ_FREE, .obj = o};
+	ck_assert_int_eq(trace_emit(tr, &r), 0);
+}
+
+/* The hand-made run with a lock: MainThread holds lock_a 0-4 us, Worker takes it at 5 us
+ * (it waited: lock state 4-5 us is not in the run, so the hand-over is when Worker was in
+ * lock) and holds it to 9 us; and Worker wakes MainThread at 8 us. Built in time order. */
+static struct trace *lock_trace(void)
+{
+	struct trace *tr = trace_create(1);
+	int p = trace_add_process(tr, 100, 0, "MainProcess");
+	trace_add_thread(tr, p, 100, "MainThread");
+	trace_add_thread(tr, p, 101, "Worker");
+	ck_assert_int_eq(trace_add_object(tr, "lock_a", "Lock", 3), 0);
+	snprintf(tr->source_name, sizeof tr->source_name, "lock-made");
+	st(tr, 0, 0, TS_RUNNING, 0, "picked");
+	cs(tr, 0, 0, CS_RUN, 0);
+	obj(tr, 0, 0, 0);
+	st(tr, 0, 1, TS_NEW, -1, NULL);
+	st(tr, 1000, 1, TS_LOCK, -1, "waits for lock_a");
+	st(tr, 4000, 0, TS_SLEEP, -1, "sleep");
+	obj(tr, 4000, 0, -1);
+	cs(tr, 4000, 0, CS_SWITCH, 1);
+	st(tr, 4000, 1, TS_READY, -1, "lock_a released");
+	st(tr, 5000, 1, TS_RUNNING, 0, "picked");
+	obj(tr, 5000, 0, 1);
+	cs(tr, 5000, 0, CS_RUN, 1);
+	struct trace_rec wk = {.t = 8000, .tid = 0, .core = -1, .kind = TR_WAKE, .obj = 1,
+			       .reason = trace_intern(tr, "Worker sets the event")};
+	ck_assert_int_eq(trace_emit(tr, &wk), 0);
+	st(tr, 8000, 0, TS_READY, -1, "woken");
+	obj(tr, 9000, 0, -1);
+	st(tr, 9000, 1, TS_DONE, -1, "exit");
+	cs(tr, 9000, 0, CS_SWITCH, 0);
+	st(tr, 10000, 0, TS_RUNNING, 0, "picked");
+	cs(tr, 10000, 0, CS_RUN, 0);
+	st(tr, 12000, 0, TS_DONE, -1, "exit");
+	cs(tr, 12000, 0, CS_IDLE, -1);
+	tr->makespan = 12000;
+	return tr;
+}
+
+/* How many pixels of colour want in a rectangle. */
+static int count_color(const struct canvas *c, SDL_Color want, int x0, int y0, int x1, int y1)
+{
+	int n = 0;
+	for (int y = y0; y <= y1; y++)
+		for (int x = x0; x <= x1; x++)
+			if (x >= 0 && y >= 0 && x < c->surf->w && y < c->surf->h)
+				n += same(pixel(c, x, y), want);
+	return n;
+}
+
+static void canvas_open_in(struct canvas *c, const struct viz_input *in, int w, int h)
+{
+	struct viz_options opt = {.width = w, .height = h};
+	char err[256];
+	c->v = viz_create(in, &opt, err, sizeof err);
+	ck_assert_msg(c->v != NULL, "viz_create: %s", err);
+	c->surf = SDL_CreateRGBSurfaceWithFormat(0, w, h, 32, SDL_PIXELFORMAT_ARGB8888);
+	c->ren = SDL_CreateSoftwareRenderer(c->surf);
+	ck_assert_ptr_nonnull(c->ren);
+	viz_draw(c->v, c->ren);
+	SDL_RenderPresent(c->ren);
+}
+
+static void redraw(struct canvas *c)
+{
+	viz_draw(c->v, c->ren);
+	SDL_RenderPresent(c->ren);
+}
+
+START_TEST(object_rows_show_the_holder)
+{
+	struct trace *tr = lock_trace();
+	struct canvas c;
+	canvas_open(&c, tr, 1000, 500, false);
+	int oy = viz_object_row_y(c.v, 0, 0);
+	/* under the threads of the process that holds it, above the cores */
+	ck_assert_int_gt(oy, viz_thread_row_y(c.v, 1));
+	ck_assert_int_lt(oy, viz_core_row_y(c.v, 0));
+	ck_assert_color(pixel(&c, viz_x_of(c.v, 2500), oy - 3), viz_holder_color(c.v, 0),
+			"lock_a at 2.5 us: held by MainThread");
+	ck_assert_color(pixel(&c, viz_x_of(c.v, 8500), oy - 3), viz_holder_color(c.v, 1),
+			"lock_a at 8.5 us: held by Worker");
+	SDL_Color free_px = pixel(&c, viz_x_of(c.v, 4500), oy);
+	ck_assert_msg(!same(free_px, viz_holder_color(c.v, 0)) && !same(free_px, viz_holder_color(c.v, 1)),
+		      "lock_a free at 4.5 us");
+	ck_assert(!same(viz_holder_color(c.v, 0), viz_holder_color(c.v, 1)));
+	/* the GIL wait is a state of its own on the thread rows */
+	ck_assert(!same(viz_state_color(c.v, TS_GIL), viz_state_color(c.v, TS_LOCK)));
+	canvas_close(&c);
+
+	/* a lock held by threads of two processes goes under "Locks", after every process */
+	struct trace *t2 = trace_create(1);
+	int p0 = trace_add_process(t2, 1, 0, "A"), p1 = trace_add_process(t2, 2, 1, "B");
+	trace_add_thread(t2, p0, 1, "a");
+	trace_add_thread(t2, p1, 2, "b");
+	trace_add_object(t2, "shared", "Lock", 0);
+	trace_add_object(t2, "GIL (pid 2)", "GIL", 0);
+	st(t2, 0, 0, TS_RUNNING, 0, NULL);
+	st(t2, 0, 1, TS_READY, -1, NULL);
+	obj(t2, 0, 0, 0);
+	obj(t2, 0, 1, 1);
+	obj(t2, 10, 0, 1);
+	st(t2, 20, 0, TS_DONE, -1, NULL);
+	st(t2, 20, 1, TS_DONE, -1, NULL);
+	t2->makespan = 20;
+	canvas_open(&c, t2, 900, 400, false);
+	int gy = viz_object_row_y(c.v, 0, 1), sy = viz_object_row_y(c.v, 0, 0);
+	ck_assert_int_gt(gy, viz_thread_row_y(c.v, 1)); /* the GIL of pid 2 under its process */
+	ck_assert_int_gt(sy, gy);                        /* the shared lock below, in Locks */
+	ck_assert_int_lt(sy, viz_core_row_y(c.v, 0));
+	canvas_close(&c);
+	trace_destroy(t2);
+	trace_destroy(tr);
+}
+END_TEST
+
+START_TEST(causality_arrows)
+{
+	struct trace *tr = lock_trace();
+	struct canvas c;
+	canvas_open(&c, tr, 1000, 500, false);
+	/* the wake-up at 8 us (Worker -> MainThread) and the hand-over of lock_a (MainThread at
+	 * 4 us -> Worker at 5 us) */
+	ck_assert_int_eq(viz_arrows_shown(c.v), 2);
+	int my = viz_thread_row_y(c.v, 0), wy = viz_thread_row_y(c.v, 1);
+	int x = viz_x_of(c.v, 8000);
+	int ink = count_color(&c, viz_arrow_color(c.v, 0), x - 1, my, x + 1, wy);
+	ck_assert_msg(ink >= 5, "no wake arrow at 8 us (%d px)", ink);
+	int hx0 = viz_x_of(c.v, 4000), hx1 = viz_x_of(c.v, 5000);
+	ink = count_color(&c, viz_arrow_color(c.v, 1), hx0, my, hx1, wy);
+	ck_assert_msg(ink >= 5, "no hand-over arrow 4-5 us (%d px)", ink);
+	/* W turns them off */
+	viz_set_arrows(c.v, false);
+	redraw(&c);
+	ck_assert_int_eq(viz_arrows_shown(c.v), 0);
+	ck_assert_int_eq(count_color(&c, viz_arrow_color(c.v, 0), x - 1, my, x + 1, wy), 0);
+	canvas_close(&c);
+	trace_destroy(tr);
+
+	/* 400 wake-ups in view: too many to tell apart, none drawn */
+	tr = trace_create(1);
+	int p = trace_add_process(tr, 1, 0, "P");
+	trace_add_thread(tr, p, 1, "a");
+	trace_add_thread(tr, p, 2, "b");
+	for (int i = 0; i < 400; i++) {
+		st(tr, i * 100, i % 2, TS_RUNNING, 0, NULL);
+		st(tr, i * 100, 1 - i % 2, TS_LOCK, -1, NULL);
+		struct trace_rec wk = {.t = i * 100 + 50, .tid = 1 - i % 2, .core = -1, .kind = TR_WAKE,
+				       .obj = i % 2};
+		ck_assert_int_eq(trace_emit(tr, &wk), 0);
+	}
+	tr->makespan = 40000;
+	canvas_open(&c, tr, 1000, 400, false);
+	ck_assert_int_eq(viz_arrows_shown(c.v), -1);
+	/* zoomed in to a few, they are drawn */
+	viz_set_range(c.v, 1000, 1500);
+	redraw(&c);
+	ck_assert_int_ge(viz_arrows_shown(c.v), 4);
+	canvas_close(&c);
+	trace_destroy(tr);
+}
+END_TEST
+
+START_TEST(deadlock_cycle_drawn)
+{
+	struct trace *tr = hand_trace();
+	tr->end = END_DEADLOCK;
+	snprintf(tr->end_msg, sizeof tr->end_msg, "deadlock: MainThread and Worker");
+	struct canvas c;
+	canvas_open(&c, tr, 1000, 500, false);
+	int my = viz_thread_row_y(c.v, 0), wy = viz_thread_row_y(c.v, 1);
+	int xe = viz_x_of(c.v, 12000);
+	SDL_Color red = viz_deadlock_color(c.v);
+	int before = count_color(&c, red, xe - 60, my - 2, xe - 4, wy + 2);
+	canvas_close(&c);
+
+	struct trace_wait_edge e[2] = {
+		{.thread = 0, .holds = trace_intern(tr, "lock_b"), .holds_line = 23,
+		 .waits_for = trace_intern(tr, "lock_a"), .line = 19},
+		{.thread = 1, .holds = trace_intern(tr, "lock_a"), .holds_line = 17,
+		 .waits_for = trace_intern(tr, "lock_b"), .line = 25},
+	};
+	ck_assert_int_eq(trace_set_cycle(tr, e, 2), 0);
+	canvas_open(&c, tr, 1000, 500, false);
+	/* the brackets: vertical red strokes between the two rows, left of the end */
+	int after = count_color(&c, red, xe - 60, my - 2, xe - 4, wy + 2);
+	ck_assert_msg(after > before + 40, "cycle not drawn: %d red px, %d without it", after, before);
+	/* labels in red on each thread's row, further left */
+	int lab0 = count_color(&c, red, viz_x_of(c.v, 2000), my - 6, xe - 60, my + 6);
+	int lab1 = count_color(&c, red, viz_x_of(c.v, 2000), wy - 6, xe - 60, wy + 6);
+	ck_assert_msg(lab0 > 30 && lab1 > 30, "labels: %d and %d red px", lab0, lab1);
+	/* the banner keeps the message */
+	SDL_Rect rc;
+	ck_assert(viz_banner(c.v, &rc));
+	canvas_close(&c);
+	trace_destroy(tr);
+}
+END_TEST
+
+START_TEST(markers_and_range_aggregates)
+{
+	struct trace *tr = hand_trace();
+	struct canvas c;
+	canvas_open(&c, tr, 1200, 600, false);
+	ck_assert_int_eq(viz_panel_section_y(c.v, "Range A–B"), -1);
+	viz_set_markers(c.v, true, 0, true, 12000);
+	redraw(&c);
+	ck_assert_int_gt(viz_panel_section_y(c.v, "Range A–B"), 0);
+	int x = viz_x_of(c.v, 3000);
+	viz_set_markers(c.v, true, 3000, true, 12000);
+	redraw(&c);
+	ck_assert_color(pixel(&c, x, viz_thread_row_y(c.v, 1)), viz_marker_color(c.v), "marker A");
+	/* the aggregates over the whole run, as perf sched latency has them */
+	struct vagg g[8];
+	int n = model_aggregate(c.v, 0, 12000, g, 8);
+	ck_assert_int_eq(n, 2);
+	const struct vagg *m = c.v->rows[g[0].row].index == 0 ? &g[0] : &g[1];
+	const struct vagg *w = m == &g[0] ? &g[1] : &g[0];
+	ck_assert_int_eq(m->run, 6000);
+	ck_assert_int_eq(m->ready, 2000);
+	ck_assert_int_eq(m->blocked, 4000);
+	ck_assert_int_eq(m->switches, 2);
+	ck_assert_int_eq(m->max_delay, 2000);
+	ck_assert_int_eq(m->max_delay_at, 10000);
+	ck_assert_int_eq(w->run, 4000);
+	ck_assert_int_eq(w->ready, 4000);
+	ck_assert_int_eq(w->max_delay, 4000);
+	ck_assert_int_eq(w->switches, 1);
+	ck_assert_int_eq(g[0].run >= g[1].run, 1); /* busiest first */
+	/* a part of the run: 6-11 us */
+	n = model_aggregate(c.v, 6000, 11000, g, 8);
+	m = c.v->rows[g[0].row].index == 0 ? &g[0] : &g[1];
+	ck_assert_int_eq(m->run, 1000);
+	ck_assert_int_eq(m->ready, 2000);
+	ck_assert_int_eq(m->blocked, 2000);
+	canvas_close(&c);
+	trace_destroy(tr);
+}
+END_TEST
+
+START_TEST(search_and_active_only)
+{
+	struct trace *tr = hand_trace();
+	struct canvas c;
+	canvas_open(&c, tr, 1000, 400, false);
+	int my = viz_thread_row_y(c.v, 0), wy = viz_thread_row_y(c.v, 1);
+	viz_set_search(c.v, "worker", false);
+	redraw(&c);
+	ck_assert_int_eq(viz_search_matches(c.v), 1);
+	/* Worker keeps its colours, MainThread is dimmed */
+	ck_assert_color(pixel(&c, viz_x_of(c.v, 7000), wy), viz_state_color(c.v, TS_RUNNING),
+			"Worker matches");
+	SDL_Color d = pixel(&c, viz_x_of(c.v, 3000), my);
+	ck_assert_msg(!same(d, viz_state_color(c.v, TS_RUNNING)), "MainThread not dimmed");
+	static const struct {
+		const char *q;
+		int n;
+	} q[] = {{"101", 1}, {"100", 2} /* the pid of both */, {"sleep", 1}, {"running", 2}, {"c0", 3},
+		 {"core 0", 3}, {"MainThread", 1}, {"nothing", 0}};
+	for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+		viz_set_search(c.v, q[i].q, false);
+		redraw(&c);
+		ck_assert_msg(viz_search_matches(c.v) == q[i].n, "'%s': %d matches, want %d", q[i].q,
+			      viz_search_matches(c.v), q[i].n);
+	}
+	/* active threads only: from 10 us only MainThread runs */
+	viz_set_search(c.v, "", true);
+	viz_set_range(c.v, 10000, 12000);
+	redraw(&c);
+	ck_assert_int_gt(viz_thread_row_y(c.v, 0), 0);
+	ck_assert_int_eq(viz_thread_row_y(c.v, 1), -1);
+	canvas_close(&c);
+	trace_destroy(tr);
+}
+END_TEST
+
+START_TEST(source_line_highlighted)
+{
+	struct trace *tr = hand_trace();
+	for (size_t i = 0; i < tr->nrecs; i++)
+		if (tr->recs[i].kind == TR_STATE)
+			tr->recs[i].line = tr->recs[i].tid == 0 ? 2 : 3;
+	static const char src[] = "import threading\nmain_work()\nworker_work()\n";
+	struct viz_input in = {.tr = tr, .source = src};
+	struct canvas c;
+	canvas_open_in(&c, &in, 1200, 600);
+	ck_assert_int_gt(viz_panel_section_y(c.v, "Source"), 0);
+	ck_assert_int_eq(viz_source_line(c.v), 0);
+	viz_set_cursor(c.v, true, 5500); /* Worker ran from 5 us: its record's line */
+	redraw(&c);
+	ck_assert_int_eq(viz_source_line(c.v), 3);
+	viz_set_cursor(c.v, true, 8500); /* MainThread ready at 8 us */
+	redraw(&c);
+	ck_assert_int_eq(viz_source_line(c.v), 2);
+	/* the highlighted line is tinted in the panel */
+	int sy = viz_panel_section_y(c.v, "Source");
+	int lh = (viz_panel_section_y(c.v, "Output") - sy) / 5;
+	SDL_Color hl = pixel(&c, 1200 - 20, sy + lh * 2 + lh / 2);
+	SDL_Color plain = pixel(&c, 1200 - 20, sy + lh * 3 + lh / 2);
+	ck_assert_msg(!same(hl, plain), "line 2 not highlighted");
+	canvas_close(&c);
+	trace_destroy(tr);
+}
+END_TEST
+
+START_TEST(real_run_below)
+{
+	struct trace *tr = hand_trace(), *real = hand_trace();
+	snprintf(real->origin, sizeof real->origin, "real");
+	/* the real run is slower: its Worker runs until 11 us */
+	for (size_t i = 0; i < real->nrecs; i++)
+		if (real->recs[i].t == 9000 && real->recs[i].tid == 1)
+			real->recs[i].t = 9000;
+	struct viz_input in = {.tr = tr, .real = real};
+	struct canvas c;
+	canvas_open_in(&c, &in, 1000, 700);
+	int sim_core = viz_core_row_y(c.v, 0), ry = viz_real_thread_row_y(c.v, 1);
+	ck_assert_int_gt(ry, sim_core);
+	ck_assert_color(pixel(&c, viz_x_of(c.v, 7000), ry), viz_state_color(c.v, TS_RUNNING),
+			"real Worker at 7 us");
+	ck_assert_color(pixel(&c, viz_x_of(c.v, 3000), ry), viz_state_color(c.v, TS_READY),
+			"real Worker at 3 us");
+	ck_assert_str_eq(c.v->rows[c.v->thread_row[1][1]].label, "real: Worker (100/101)");
+	canvas_close(&c);
+	trace_destroy(real);
+	trace_destroy(tr);
+}
+END_TEST
+
+START_TEST(counter_tracks)
+{
+	struct trace *tr = hand_trace();
+	struct canvas c;
+	canvas_open(&c, tr, 1000, 500, false);
+	int cy = viz_counter_row_y(c.v, CNT_READY, 0);
+	ck_assert_int_gt(cy, viz_core_row_y(c.v, 0));
+	SDL_Color k = viz_counter_color(c.v);
+	/* Worker ready 1-5 us: one thread ready, a full-height bar (the maximum is 1) */
+	ck_assert_color(pixel(&c, viz_x_of(c.v, 3000), cy), k, "one ready at 3 us");
+	/* 6 us: nobody ready */
+	ck_assert_msg(!same(pixel(&c, viz_x_of(c.v, 6500), cy + 2), k), "none ready at 6.5 us");
+	canvas_close(&c);
+	trace_destroy(tr);
+}
+END_TEST
+
+START_TEST(rerun_keeps_the_view)
+{
+	struct trace *tr = hand_trace(), *t2 = lock_trace();
+	struct canvas c;
+	canvas_open(&c, tr, 1000, 500, false);
+	viz_set_range(c.v, 2000, 6000);
+	viz_set_markers(c.v, true, 3000, false, 0);
+	struct viz_input in = {.tr = t2, .subtitle = "rerun"};
+	char err[256];
+	ck_assert_int_eq(viz_set_input(c.v, &in, err, sizeof err), 0);
+	redraw(&c);
+	double t0, t1;
+	viz_range(c.v, &t0, &t1);
+	ck_assert(t0 == 2000 && t1 == 6000);
+	ck_assert_int_gt(viz_object_row_y(c.v, 0, 0), 0); /* the new run's rows */
+	ck_assert_color(pixel(&c, viz_x_of(c.v, 3000), viz_thread_row_y(c.v, 1)),
+			viz_marker_color(c.v), "marker A kept");
+	canvas_close(&c);
+	trace_destroy(t2);
+	trace_destroy(tr);
+}
+END_TEST
 #endif
 
 Suite *viz_suite(void)
@@ -452,6 +830,15 @@ Suite *viz_suite(void)
 	tcase_add_test(tc, deadlock_banner);
 	tcase_add_test(tc, png_written_and_read_back);
 	tcase_add_test(tc, many_segments_merge);
+	tcase_add_test(tc, object_rows_show_the_holder);
+	tcase_add_test(tc, causality_arrows);
+	tcase_add_test(tc, deadlock_cycle_drawn);
+	tcase_add_test(tc, markers_and_range_aggregates);
+	tcase_add_test(tc, search_and_active_only);
+	tcase_add_test(tc, source_line_highlighted);
+	tcase_add_test(tc, real_run_below);
+	tcase_add_test(tc, counter_tracks);
+	tcase_add_test(tc, rerun_keeps_the_view);
 	suite_add_tcase(s, tc);
 #endif
 	return s;

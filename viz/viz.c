@@ -17,16 +17,13 @@ struct viz *viz_create(const struct viz_input *in, const struct viz_options *opt
 		snprintf(err, errsize, "out of memory");
 		return NULL;
 	}
-	v->tr = in->tr;
-	v->m = in->m;
-	snprintf(v->title, sizeof v->title, "%s",
-		 in->title ? in->title : in->tr->source_name[0] ? in->tr->source_name : "trace");
-	snprintf(v->subtitle, sizeof v->subtitle, "%s", in->subtitle ? in->subtitle : "");
 	v->projector = opt->projector;
 	v->th = viz_theme(v->projector);
 	v->show_panel = !opt->no_panel;
+	v->show_arrows = true;
+	v->sel_row = -1;
 	if (font_open(v, v->projector ? 21 : 13, err, errsize) < 0 ||
-	    model_build(v, err, errsize) < 0) {
+	    viz_set_input(v, in, err, errsize) < 0) {
 		viz_destroy(v);
 		return NULL;
 	}
@@ -42,12 +39,72 @@ struct viz *viz_create(const struct viz_input *in, const struct viz_options *opt
 	return v;
 }
 
+/* Splits the source into lines (offsets of their starts). */
+static int set_source(struct viz *v, const char *text)
+{
+	free(v->source);
+	free(v->src_lines);
+	v->source = NULL;
+	v->src_lines = NULL;
+	v->nsrc_lines = 0;
+	if (!text)
+		return 0;
+	v->source = strdup(text);
+	size_t n = 1;
+	for (const char *p = text; *p; p++)
+		n += *p == '\n';
+	v->src_lines = malloc(n * sizeof *v->src_lines);
+	if (!v->source || !v->src_lines)
+		return -1;
+	v->src_lines[v->nsrc_lines++] = 0;
+	for (size_t i = 0; v->source[i]; i++)
+		if (v->source[i] == '\n' && v->source[i + 1])
+			v->src_lines[v->nsrc_lines++] = i + 1;
+	return 0;
+}
+
+int viz_set_input(struct viz *v, const struct viz_input *in, char *err, size_t errsize)
+{
+	int ngroups = v->ngroups;
+	bool *collapsed = v->collapsed;
+	v->collapsed = NULL;
+	model_free(v);
+	free(v->vis);
+	free(v->rowy);
+	v->vis = NULL;
+	v->rowy = NULL;
+	v->tr = v->trs[0] = in->tr;
+	v->trs[1] = in->real;
+	v->m = in->m;
+	v->rerun = in->rerun;
+	v->rerun_ctx = in->rerun_ctx;
+	v->sel_row = -1;
+	snprintf(v->title, sizeof v->title, "%s",
+		 in->title ? in->title : in->tr->source_name[0] ? in->tr->source_name : "trace");
+	snprintf(v->subtitle, sizeof v->subtitle, "%s", in->subtitle ? in->subtitle : "");
+	int st = (in->source != v->source ? set_source(v, in->source) : 0) < 0 ||
+			 model_build(v, err, errsize) < 0
+		 ? -1
+		 : 0;
+	if (st < 0)
+		snprintf(err, errsize, "out of memory while preparing the view");
+	else if (collapsed && ngroups == v->ngroups) /* a rerun of the same program */
+		memcpy(v->collapsed, collapsed, (size_t)ngroups * sizeof *collapsed);
+	free(collapsed);
+	if (v->has_cursor && v->cursor > v->end)
+		v->cursor = v->end;
+	return st;
+}
+
 void viz_destroy(struct viz *v)
 {
 	if (!v)
 		return;
 	font_close(v);
 	model_free(v);
+	free(v->source);
+	free(v->src_lines);
+	free(v->rowy);
 	free(v->vis);
 	free(v->acc);
 	for (int s = 0; s < VS_COUNT; s++)
@@ -107,17 +164,110 @@ void viz_set_range(struct viz *v, double t0, double t1)
 	v->t1 = t1;
 }
 
-static int row_mid(const struct viz *v, enum row_kind kind, int index)
+static int row_mid_src(const struct viz *v, enum row_kind kind, int index, int src, int aux)
 {
 	for (int i = 0; i < v->nvis; i++) {
 		const struct vrow *r = &v->rows[v->vis[i].row];
-		if (r->kind == kind && r->index == index) {
+		if (r->kind == kind && r->index == index && r->src == src && (aux < 0 || r->aux == aux)) {
 			int y = v->L.rows_y + v->vis[i].y - v->scroll;
 			if (y < v->L.rows_y || y + v->L.row_h > v->L.rows_y + v->L.rows_h)
 				return -1;
 			return y + v->L.row_h / 2;
 		}
 	}
+	return -1;
+}
+
+static int row_mid(const struct viz *v, enum row_kind kind, int index)
+{
+	return row_mid_src(v, kind, index, 0, -1);
+}
+
+int viz_object_row_y(const struct viz *v, int src, int obj)
+{
+	return row_mid_src(v, ROW_OBJ, obj, src, -1);
+}
+
+int viz_real_thread_row_y(const struct viz *v, int thread)
+{
+	return row_mid_src(v, ROW_THREAD, thread, 1, -1);
+}
+
+int viz_counter_row_y(const struct viz *v, int kind, int proc)
+{
+	return row_mid_src(v, ROW_COUNTER, kind, 0, kind == CNT_GIL ? proc : -1);
+}
+
+SDL_Color viz_holder_color(const struct viz *v, int thread)
+{
+	return v->th->state[VS_HOLD0 + (thread < 0 ? 0 : thread) % NHOLD];
+}
+
+SDL_Color viz_arrow_color(const struct viz *v, int kind)
+{
+	return v->th->arrow[kind >= 0 && kind < 3 ? kind : 0];
+}
+
+SDL_Color viz_deadlock_color(const struct viz *v)
+{
+	return v->th->deadlock_bg;
+}
+
+SDL_Color viz_counter_color(const struct viz *v)
+{
+	return v->th->counter;
+}
+
+SDL_Color viz_marker_color(const struct viz *v)
+{
+	return v->th->marker_ab;
+}
+
+int viz_arrows_shown(const struct viz *v)
+{
+	return v->arrows_shown;
+}
+
+void viz_set_arrows(struct viz *v, bool on)
+{
+	v->show_arrows = on;
+}
+
+void viz_set_markers(struct viz *v, bool has_a, int64_t a, bool has_b, int64_t b)
+{
+	v->has_a = has_a;
+	v->mark_a = a;
+	v->has_b = has_b;
+	v->mark_b = b;
+}
+
+void viz_set_cursor(struct viz *v, bool on, int64_t t)
+{
+	v->has_cursor = on;
+	v->cursor = t;
+}
+
+void viz_set_search(struct viz *v, const char *q, bool active_only)
+{
+	snprintf(v->search, sizeof v->search, "%s", q ? q : "");
+	v->active_only = active_only;
+}
+
+int viz_search_matches(const struct viz *v)
+{
+	return v->nmatch;
+}
+
+int viz_source_line(const struct viz *v)
+{
+	return v->src_hl;
+}
+
+int viz_panel_section_y(const struct viz *v, const char *title)
+{
+	for (int i = 0; i < v->nsections; i++)
+		if (strcmp(v->sections[i].title, title) == 0)
+			return v->sections[i].y;
 	return -1;
 }
 

@@ -9,11 +9,17 @@
  *     wheel X Y N            the wheel at (X, Y), N notches (> 0 zooms in, 2 notches halve)
  *     drag X0 Y0 X1 Y1       press the left button at (X0, Y0), move, release at (X1, Y1)
  *     shiftdrag X0 Y0 X1 Y1  the same with shift held: zoom to the selection
+ *     ctrldrag X0 Y0 X1 Y1   the same with ctrl held: markers A and B at the ends
  *     click X Y              press and release without moving
+ *     ctrlclick X Y          the same with ctrl held (marker A); altclick X Y: marker B
  *     key NAME               a key by its SDL name: F, Home, Left, Right, Space, H, F11...,
- *                            or period / comma for . and ,
+ *                            or period / comma / slash / leftbracket / rightbracket; a
+ *                            "shift+" or "ctrl+" before it holds that modifier
+ *     type TEXT              type TEXT (text input, as into the search)
  *     screenshot FILE        save the window as it is now to a PNG file
  *     range                  print the range only
+ *     state                  print "state: " and the view's state as key=value words
+ *                            (cursor, markers, search, matches, arrows, rows, machine)
  *     quit                   close the window
  */
 #include "viz_internal.h"
@@ -33,7 +39,8 @@ struct win {
 	SDL_Renderer *ren;
 	struct viz *v;
 	bool quit, dirty;
-	bool dragging, moved;
+	bool dragging, moved, marking;
+	bool search_fresh;       /* the search just opened: the '/' typed to open it is not text */
 	int press_x, press_y;
 	double drag_t0, drag_t1;
 	Uint32 last_tick;
@@ -42,6 +49,7 @@ struct win {
 	char step[160];          /* the script line being played, for the printed range */
 	bool step_pending;
 	char shot[1024];         /* a screenshot to save at the next frame */
+	bool print_state;        /* print the state line after this step */
 	int shots;
 	char *err;
 	size_t errsize;
@@ -125,11 +133,92 @@ static void save_png(struct win *w, const char *path)
 		printf("screenshot %s: %s\n", path, w->v->status);
 }
 
+/* Change and rerun: the setting, one step in dir; the view keeps its range. */
+static void rerun(struct win *w, const char *what, int dir)
+{
+	struct viz *v = w->v;
+	if (!v->rerun) {
+		snprintf(v->status, sizeof v->status, "rerun: only a scenario can be rerun");
+		return;
+	}
+	double t0 = v->t0, t1 = v->t1;
+	struct viz_input in;
+	char msg[256];
+	if (v->rerun(v->rerun_ctx, what, dir, &in, msg, sizeof msg) < 0) {
+		snprintf(v->status, sizeof v->status, "%s", msg);
+		return;
+	}
+	char err[256];
+	text_cache_clear(v); /* labels change */
+	if (viz_set_input(v, &in, err, sizeof err) < 0) {
+		snprintf(v->status, sizeof v->status, "%s", err);
+		return;
+	}
+	v->t0 = t0;
+	v->t1 = t1;
+	viz_set_range(v, t0, t1);
+	snprintf(v->status, sizeof v->status, "rerun: %.240s", msg);
+}
+
+/* The time a marker key puts a marker at: the cursor, else the mouse, else the view's middle. */
+static int64_t marker_time(const struct viz *v)
+{
+	if (v->has_cursor)
+		return v->cursor;
+	if (v->hover && v->mx >= v->L.tl_x && v->mx < v->L.tl_x + v->L.tl_w)
+		return (int64_t)llround(viz_t_of_x(v, v->mx));
+	return (int64_t)llround((v->t0 + v->t1) / 2);
+}
+
+static void set_marker(struct viz *v, int which, int64_t t, bool toggle)
+{
+	bool *has = which ? &v->has_b : &v->has_a;
+	int64_t *m = which ? &v->mark_b : &v->mark_a;
+	if (toggle && *has && *m == t)
+		*has = false;
+	else
+		*has = true, *m = t;
+}
+
+/* Keys while typing a search. */
+static bool search_key(struct win *w, const SDL_Keysym *k)
+{
+	struct viz *v = w->v;
+	if (!v->searching)
+		return false;
+	size_t n = strlen(v->search);
+	switch (k->sym) {
+	case SDLK_RETURN:
+	case SDLK_KP_ENTER:
+		v->searching = false;
+		SDL_StopTextInput();
+		break;
+	case SDLK_ESCAPE:
+		v->searching = false;
+		v->search[0] = 0;
+		SDL_StopTextInput();
+		break;
+	case SDLK_BACKSPACE:
+		while (n > 0 && (v->search[n - 1] & 0xC0) == 0x80) /* a whole UTF-8 character */
+			n--;
+		if (n > 0)
+			v->search[n - 1] = 0;
+		break;
+	default:
+		return true; /* typed characters come as text input */
+	}
+	w->dirty = true;
+	return true;
+}
+
 static void key(struct win *w, const SDL_Keysym *k)
 {
 	struct viz *v = w->v;
+	if (search_key(w, k))
+		return;
 	double span = v->t1 - v->t0, mid = (v->t0 + v->t1) / 2;
 	bool shift = k->mod & KMOD_SHIFT;
+	int dir = shift ? -1 : 1;
 	switch (k->sym) {
 	case SDLK_q:
 		w->quit = true;
@@ -137,6 +226,8 @@ static void key(struct win *w, const SDL_Keysym *k)
 	case SDLK_ESCAPE:
 		if (v->show_help)
 			v->show_help = false;
+		else if (v->search[0])
+			v->search[0] = 0;
 		else
 			v->has_cursor = v->playing = false;
 		break;
@@ -145,8 +236,45 @@ static void key(struct win *w, const SDL_Keysym *k)
 		v->show_help = !v->show_help;
 		break;
 	case SDLK_SLASH:
-		if (shift)
+		if (shift) {
 			v->show_help = !v->show_help;
+		} else {
+			v->searching = true;
+			v->search[0] = 0;
+			w->search_fresh = true;
+			SDL_StartTextInput();
+		}
+		break;
+	case SDLK_a:
+	case SDLK_b:
+		set_marker(v, k->sym == SDLK_b, marker_time(v), true);
+		break;
+	case SDLK_w:
+		v->show_arrows = !v->show_arrows;
+		break;
+	case SDLK_o:
+		v->active_only = !v->active_only;
+		break;
+	case SDLK_c:
+		rerun(w, "cores", dir);
+		break;
+	case SDLK_p:
+		rerun(w, "policy", dir);
+		break;
+	case SDLK_RIGHTBRACKET:
+		rerun(w, "quantum", 1);
+		break;
+	case SDLK_LEFTBRACKET:
+		rerun(w, "quantum", -1);
+		break;
+	case SDLK_g:
+		rerun(w, "gil", dir);
+		break;
+	case SDLK_i:
+		rerun(w, "switch-interval", dir);
+		break;
+	case SDLK_r:
+		rerun(w, "seed", dir);
 		break;
 	case SDLK_f:
 	case SDLK_HOME:
@@ -191,7 +319,7 @@ static void key(struct win *w, const SDL_Keysym *k)
 			set_cursor(v, v->t0 > 0 ? (int64_t)v->t0 : 0);
 		w->last_tick = SDL_GetTicks();
 		break;
-	case SDLK_p:
+	case SDLK_TAB:
 		v->show_panel = !v->show_panel;
 		break;
 	case SDLK_s: {
@@ -223,6 +351,17 @@ static void handle(struct win *w, const SDL_Event *e)
 		break;
 	case SDL_KEYDOWN:
 		key(w, &e->key.keysym);
+		break;
+	case SDL_TEXTINPUT:
+		if (v->searching && w->search_fresh && strcmp(e->text.text, "/") == 0) {
+			w->search_fresh = false;
+		} else if (v->searching) {
+			w->search_fresh = false;
+			size_t n = strlen(v->search), add = strlen(e->text.text);
+			if (n + add < sizeof v->search)
+				memcpy(v->search + n, e->text.text, add + 1);
+			w->dirty = true;
+		}
 		break;
 	case SDL_MOUSEMOTION:
 		v->mx = e->motion.x;
@@ -263,8 +402,18 @@ static void handle(struct win *w, const SDL_Event *e)
 		int x = e->button.x, y = e->button.y;
 		v->mx = x;
 		v->my = y;
-		if (over_timeline(v, x, y)) {
-			if (SDL_GetModState() & KMOD_SHIFT) {
+		SDL_Keymod mod = SDL_GetModState();
+		if (over_timeline(v, x, y) && (mod & (KMOD_CTRL | KMOD_ALT))) {
+			/* ctrl: marker A (ctrl+drag: A and B at the ends); alt: marker B */
+			int64_t t = (int64_t)llround(viz_t_of_x(v, x));
+			set_marker(v, (mod & KMOD_CTRL) ? 0 : 1, t, false);
+			if (mod & KMOD_CTRL) {
+				w->marking = true;
+				v->selecting = true;
+				v->sel_x0 = v->sel_x1 = x;
+			}
+		} else if (over_timeline(v, x, y)) {
+			if (mod & KMOD_SHIFT) {
 				v->selecting = true;
 				v->sel_x0 = v->sel_x1 = x;
 			} else {
@@ -277,7 +426,7 @@ static void handle(struct win *w, const SDL_Event *e)
 			}
 		} else if (x < v->L.label_w) {
 			int row = layout_row_at(v, y);
-			if (row >= 0 && (v->rows[row].kind == ROW_PROC || v->rows[row].kind == ROW_CORES))
+			if (row >= 0 && row_is_head(v->rows[row].kind))
 				v->collapsed[v->rows[row].group] = !v->collapsed[v->rows[row].group];
 		} else {
 			int line = panel_output_at(v, x, y);
@@ -290,7 +439,15 @@ static void handle(struct win *w, const SDL_Event *e)
 	case SDL_MOUSEBUTTONUP:
 		if (e->button.button != SDL_BUTTON_LEFT)
 			break;
-		if (v->selecting) {
+		if (v->selecting && w->marking) {
+			v->selecting = w->marking = false;
+			int a = v->sel_x0 < v->sel_x1 ? v->sel_x0 : v->sel_x1;
+			int b = v->sel_x0 < v->sel_x1 ? v->sel_x1 : v->sel_x0;
+			if (b - a >= 3) {
+				set_marker(v, 0, (int64_t)llround(viz_t_of_x(v, a)), false);
+				set_marker(v, 1, (int64_t)llround(viz_t_of_x(v, b)), false);
+			}
+		} else if (v->selecting) {
 			v->selecting = false;
 			int a = v->sel_x0 < v->sel_x1 ? v->sel_x0 : v->sel_x1;
 			int b = v->sel_x0 < v->sel_x1 ? v->sel_x1 : v->sel_x0;
@@ -298,8 +455,10 @@ static void handle(struct win *w, const SDL_Event *e)
 				viz_set_range(v, viz_t_of_x(v, a), viz_t_of_x(v, b));
 		} else if (w->dragging) {
 			w->dragging = false;
-			if (!w->moved)
+			if (!w->moved) {
 				set_cursor(v, (int64_t)llround(viz_t_of_x(v, e->button.x)));
+				v->sel_row = layout_row_at(v, e->button.y);
+			}
 		}
 		w->dirty = true;
 		break;
@@ -360,33 +519,58 @@ static int script_step(struct win *w)
 		e.wheel.y = c;
 		e.wheel.direction = SDL_MOUSEWHEEL_NORMAL;
 		SDL_PushEvent(&e);
-	} else if ((strcmp(cmd, "drag") == 0 || strcmp(cmd, "shiftdrag") == 0) &&
+	} else if ((strcmp(cmd, "drag") == 0 || strcmp(cmd, "shiftdrag") == 0 ||
+		    strcmp(cmd, "ctrldrag") == 0) &&
 		   sscanf(rest, "%d %d %d %d", &a, &b, &c, &d) == 4) {
-		bool shift = cmd[0] == 's';
+		bool shift = cmd[0] == 's' || cmd[0] == 'c';
 		if (shift)
-			SDL_SetModState(KMOD_LSHIFT);
+			SDL_SetModState(cmd[0] == 's' ? KMOD_LSHIFT : KMOD_LCTRL);
 		push_motion(a, b, 0);
 		push_button(SDL_MOUSEBUTTONDOWN, a, b);
 		for (int k = 1; k <= 4; k++)
 			push_motion(a + (c - a) * k / 4, b + (d - b) * k / 4, SDL_BUTTON_LMASK);
 		push_button(SDL_MOUSEBUTTONUP, c, d);
 		w->step_pending = shift; /* the shift is released once these are handled */
-	} else if (strcmp(cmd, "click") == 0 && sscanf(rest, "%d %d", &a, &b) == 2) {
+	} else if ((strcmp(cmd, "click") == 0 || strcmp(cmd, "ctrlclick") == 0 ||
+		    strcmp(cmd, "altclick") == 0) && sscanf(rest, "%d %d", &a, &b) == 2) {
+		if (cmd[0] != 'c' || cmd[1] != 'l') {
+			SDL_SetModState(cmd[0] == 'c' ? KMOD_LCTRL : KMOD_LALT);
+			w->step_pending = true;
+		}
 		push_motion(a, b, 0);
 		push_button(SDL_MOUSEBUTTONDOWN, a, b);
 		push_button(SDL_MOUSEBUTTONUP, a, b);
 	} else if (strcmp(cmd, "key") == 0 && sscanf(rest, "%1023s", arg) == 1) {
-		/* SDL names "." and "," by the characters; words are easier to read in a file */
-		const char *name = strcmp(arg, "period") == 0 ? "." : strcmp(arg, "comma") == 0 ? ","
-				   : arg;
+		Uint16 mod = 0;
+		char *name = arg;
+		if (strncmp(name, "shift+", 6) == 0)
+			mod = KMOD_LSHIFT, name += 6;
+		else if (strncmp(name, "ctrl+", 5) == 0)
+			mod = KMOD_LCTRL, name += 5;
+		/* SDL names punctuation by the characters; words are easier to read in a file */
+		static const char *const words[][2] = {{"period", "."}, {"comma", ","}, {"slash", "/"},
+						       {"leftbracket", "["}, {"rightbracket", "]"}};
+		for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+			if (strcmp(name, words[i][0]) == 0)
+				name = (char *)words[i][1];
 		SDL_Keycode k = SDL_GetKeyFromName(name);
 		if (k == SDLK_UNKNOWN)
 			return -1;
 		SDL_Event e = {.type = SDL_KEYDOWN};
 		e.key.state = SDL_PRESSED;
 		e.key.keysym.sym = k;
+		e.key.keysym.mod = mod;
 		e.key.keysym.scancode = SDL_GetScancodeFromKey(k);
 		SDL_PushEvent(&e);
+	} else if (strcmp(cmd, "type") == 0 && sscanf(rest, " %1023[^\n]", arg) == 1) {
+		/* one event per character, as a keyboard sends them */
+		for (const char *q = arg; *q; q++) {
+			SDL_Event e = {.type = SDL_TEXTINPUT};
+			e.text.text[0] = *q;
+			SDL_PushEvent(&e);
+		}
+	} else if (strcmp(cmd, "state") == 0) {
+		w->print_state = true;
 	} else if (strcmp(cmd, "screenshot") == 0 && sscanf(rest, " %1023[^\n]", arg) == 1) {
 		snprintf(w->shot, sizeof w->shot, "%s", arg);
 	} else if (strcmp(cmd, "quit") == 0) {
@@ -396,6 +580,20 @@ static int script_step(struct win *w)
 	}
 	w->dirty = true;
 	return 0;
+}
+
+static void print_state(struct win *w)
+{
+	struct viz *v = w->v;
+	int threads = 0;
+	for (int i = 0; i < v->nvis; i++)
+		threads += v->rows[v->vis[i].row].kind == ROW_THREAD;
+	printf("state: cursor=%lld a=%lld b=%lld search='%s' matches=%d arrows=%d rows=%d "
+	       "threads=%d source_line=%d end=%lld subtitle='%s' status='%s'\n",
+	       v->has_cursor ? (long long)v->cursor : -1LL, v->has_a ? (long long)v->mark_a : -1LL,
+	       v->has_b ? (long long)v->mark_b : -1LL, v->search, v->nmatch, v->arrows_shown, v->nvis,
+	       threads, v->src_hl, (long long)v->end, v->subtitle, v->status);
+	fflush(stdout);
 }
 
 static void frame(struct win *w)
@@ -494,6 +692,7 @@ int viz_window_run(const struct viz_input *in, const struct viz_options *opt,
 	}
 	SDL_GetRendererOutputSize(w.ren, &ww, &hh);
 	viz_resize(w.v, ww, hh);
+	SDL_StopTextInput(); /* text only while typing a search */
 	w.dirty = true;
 	status = 0;
 	while (!w.quit) {
@@ -523,6 +722,10 @@ int viz_window_run(const struct viz_input *in, const struct viz_options *opt,
 				printf("%s: range %.0f %.0f\n", w.step, w.v->t0, w.v->t1);
 				fflush(stdout);
 				w.step[0] = 0;
+			}
+			if (w.print_state) {
+				print_state(&w);
+				w.print_state = false;
 			}
 			int r = script_step(&w);
 			if (r < 0) {

@@ -4,7 +4,8 @@
  * Each simulated process is a Chrome process (its pid), each simulated thread a Chrome thread
  * (its tid); a thread's states are complete ("X") events. The cores are drawn as one more
  * process, "CPU cores", with one thread per core; see cores_pid() for its numbers. Prints and
- * marks are thread-scoped instant events, wake-ups too. docs/json.md has the schema. */
+ * marks are thread-scoped instant events, wake-ups too. Counters (TR_COUNTER: a Queue's pipe
+ * fill) are "C" events of the cores process. docs/json.md has the schema. */
 #include "metrics.h"
 
 #include <inttypes.h>
@@ -163,6 +164,19 @@ static void instant(struct writer *w, const struct trace_rec *r, const char *nam
 	fprintf(w->out, ", \"line\": %" PRIu32 "}}", r->line);
 }
 
+/* A counter's new value (a Queue's pipe fill): a "C" event of the "CPU cores" process, named
+ * by the object, that Perfetto draws as a counter track. */
+static void counter(struct writer *w, const struct trace_rec *r)
+{
+	const struct trace *tr = w->tr;
+	if (r->obj < 0 || r->obj >= tr->nobjects)
+		return;
+	begin_event(w, "C", trace_str(tr, tr->objects[r->obj].name), w->cpid, w->cpid);
+	fputs(", \"cat\": \"counter\", \"ts\": ", w->out);
+	put_us(w->out, r->t);
+	fprintf(w->out, ", \"args\": {\"bytes\": %" PRIu32 "}}", r->line);
+}
+
 static const char *end_name(enum trace_end e)
 {
 	static const char *const names[] = {"completed", "until", "limit", "deadlock", "error"};
@@ -246,6 +260,9 @@ int chrome_write(FILE *out, const struct trace *tr)
 			break;
 		case TR_WAKE:
 			instant(&w, r, "wake", "wake");
+			break;
+		case TR_COUNTER:
+			counter(&w, r);
 			break;
 		default:
 			break;

@@ -624,11 +624,20 @@ static void store_name(struct comp *c, const struct ast_node *n, const char *nam
  * the value, 0 when n is not a module attribute, -1 after an error. */
 static int module_attr(struct comp *c, const struct ast_node *n, struct value *out)
 {
-	if (n->kind != AST_ATTR || n->a->kind != AST_NAME)
+	if (n->kind != AST_ATTR)
+		return 0;
+	char dotted[128]; /* `import concurrent.futures`, then concurrent.futures.attr */
+	const char *mod;
+	if (n->a->kind == AST_NAME)
+		mod = n->a->str;
+	else if (n->a->kind == AST_ATTR && n->a->a->kind == AST_NAME &&
+		 (size_t)snprintf(dotted, sizeof dotted, "%s.%s", n->a->a->str, n->a->str) < sizeof dotted)
+		mod = dotted;
+	else
 		return 0;
 	int idx;
 	struct value m = {.type = V_NONE};
-	if (resolve(c, n->a->str, &idx, &m) != R_CONST || m.type != V_MODULE)
+	if (resolve(c, mod, &idx, &m) != R_CONST || m.type != V_MODULE)
 		return 0;
 	if (!vm_module_attr((int)m.u.i, n->str, out)) {
 		cerr(c, n->line, n->col, "%s.%s is not part of the scenario language yet",

@@ -39,6 +39,9 @@ struct chan {
 	struct waitq readers;
 	struct waitq writers;
 	bool closed;
+	int trace_obj;    /* Queue: its trace object, whose TR_COUNTER records give the pipe's
+	                   * fill; -1 (a Pipe's directions): none */
+	int64_t shown;    /* the fill last recorded */
 };
 
 struct tqueue { /* queue.Queue */
@@ -70,6 +73,11 @@ struct job {
 	char error[512];
 	int result;         /* the AsyncResult kobj id */
 	bool is_map;
+	int chunk;          /* calls a worker takes at once and runs back to back (>= 1) */
+	bool unordered;     /* imap_unordered: the results in completion order */
+	int *order;         /* the calls in the order they completed */
+	int64_t done_at;    /* when the last call completed */
+	uint64_t done_seq;  /* the pool's completion count then (orders as_completed) */
 };
 
 struct pool {
@@ -82,11 +90,20 @@ struct pool {
 	bool closed, terminated;
 	struct waitq idle;  /* workers waiting for a job */
 	struct waitq joiners;
+	int *chunk_end;     /* per worker: the end of the calls it took (exclusive) */
+	bool *initing;      /* per worker: running the initializer */
+	struct value init_fn, init_args; /* initializer and initargs, V_NONE when none */
+	bool executor;      /* concurrent.futures: shutdown(), Future, with = shutdown(wait) */
+	uint64_t completed; /* jobs completed so far */
 };
 
 struct async {
-	int pool, job;
+	int pool, job;      /* pool -1: an as_completed() wait, not a result */
 	struct waitq waiters;
+	int *watchers;      /* as_completed() waits (kobj ids) told when this one is done */
+	int nwatchers;
+	struct value list;  /* as_completed(): the futures; pending: how many are not done */
+	int pending;
 };
 
 struct ipc {
@@ -132,6 +149,7 @@ static void chan_init(struct chan *c, int64_t cap)
 	memset(c, 0, sizeof *c);
 	c->cap = cap;
 	c->readers = c->writers = (struct waitq){-1, -1};
+	c->trace_obj = -1;
 }
 
 static int64_t chan_inpipe(const struct chan *c)
@@ -140,6 +158,20 @@ static int64_t chan_inpipe(const struct chan *c)
 	for (const struct msg *m = c->head; m; m = m->next)
 		n += m->written - m->read;
 	return n;
+}
+
+/* Records the pipe's fill (bytes written and not yet read) when it changed: a Queue's counter. */
+static void chan_report(struct kernel *k, struct chan *c)
+{
+	if (c->trace_obj < 0)
+		return;
+	int64_t n = chan_inpipe(c);
+	if (n == c->shown)
+		return;
+	c->shown = n;
+	kern_emit(k, (struct trace_rec){.tid = -1, .core = -1, .kind = TR_COUNTER,
+				   .obj = c->trace_obj,
+				   .line = n > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)n});
 }
 
 static void msg_free(struct msg *m)
@@ -182,6 +214,7 @@ static void settle(struct kernel *k, struct chan *c, struct task *by)
 			if (n > 0) {
 				w->written += n;
 				moved = true;
+				chan_report(k, c);
 				if (w->sender < 0)
 					proc_feeder_add(k, w->proc, -n);
 				if (w->written == w->size && w->sender >= 0) {
@@ -200,6 +233,7 @@ static void settle(struct kernel *k, struct chan *c, struct task *by)
 		if (r && c->readers.head >= 0 && r->written > r->read) {
 			r->read = r->written;
 			moved = true;
+			chan_report(k, c);
 			if (r->read == r->size) {
 				struct task *t = k->tasks[c->readers.head];
 				c->head = r->next;
@@ -212,6 +246,7 @@ static void settle(struct kernel *k, struct chan *c, struct task *by)
 			}
 		}
 	}
+	chan_report(k, c); /* a read_now() before it drained the pipe */
 }
 
 /* A message ready for a reader that is not blocked yet: returns it (the reader takes the
@@ -246,6 +281,8 @@ static struct ipc *make(struct kernel *k, struct task *t, enum vm_handle_kind ki
 }
 
 static enum sys_result new_pool(struct kernel *k, struct task *t, bool threads);
+static enum sys_result new_executor(struct kernel *k, struct task *t, bool threads);
+static enum sys_result as_completed(struct kernel *k, struct task *t);
 
 enum sys_result ipc_new(struct kernel *k, struct task *t)
 {
@@ -265,6 +302,7 @@ enum sys_result ipc_new(struct kernel *k, struct task *t)
 			return kern_raise(k, t, "MemoryError", "out of memory");
 		if (mp) {
 			chan_init(&x->u.q, k->m->pipe_capacity);
+			x->u.q.trace_obj = o->trace_idx;
 		} else {
 			x->u.tq.maxsize = maxsize > 0 ? (int)maxsize : 0;
 			x->u.tq.getters = x->u.tq.putters = x->u.tq.joiners = (struct waitq){-1, -1};
@@ -344,6 +382,10 @@ enum sys_result ipc_new(struct kernel *k, struct task *t)
 	}
 	if (strcmp(cls, "Pool") == 0 || strcmp(cls, "ThreadPool") == 0)
 		return new_pool(k, t, cls[0] == 'T');
+	if (strcmp(cls, "ProcessPoolExecutor") == 0 || strcmp(cls, "ThreadPoolExecutor") == 0)
+		return new_executor(k, t, cls[0] == 'T');
+	if (strcmp(cls, "as_completed") == 0)
+		return as_completed(k, t);
 	return kern_raise(k, t, "NameError", "%s is not part of the scenario language yet", cls);
 }
 
@@ -564,12 +606,69 @@ static enum sys_result conn_method(struct kernel *k, struct task *t, struct kobj
 
 /* ---- Pool ---- */
 
+/* Pool(processes, initializer, initargs), ThreadPool(...), and the executors'
+ * (max_workers): n workers, forked (or started) now. */
+static enum sys_result make_pool(struct kernel *k, struct task *t, bool threads, int n,
+				 const struct value *init, const struct value *initargs, bool executor)
+{
+	if (init && init->type == V_NONE)
+		init = NULL;
+	if (init && init->type != V_FUNC && init->type != V_BUILTIN)
+		return kern_raise(k, t, "TypeError", "initializer must be a callable");
+	if (initargs && initargs->type != V_TUPLE && initargs->type != V_LIST)
+		return kern_raise(k, t, "TypeError", "initargs must be a tuple");
+	struct kobj *o;
+	struct ipc *x = make(k, t, H_POOL, &o);
+	if (!x || !(x->u.pl.workers = calloc((size_t)n, sizeof(int))) ||
+	    !(x->u.pl.chunk_end = calloc((size_t)n, sizeof(int))) ||
+	    !(x->u.pl.initing = calloc((size_t)n, sizeof(bool))))
+		return kern_raise(k, t, "MemoryError", "out of memory");
+	struct pool *pl = &x->u.pl;
+	pl->threads = threads;
+	pl->executor = executor;
+	pl->owner = t->proc;
+	pl->nworkers = n;
+	pl->idle = pl->joiners = (struct waitq){-1, -1};
+	pl->init_fn = pl->init_args = vm_none();
+	if (init) {
+		pl->init_fn = *init;
+		vm_ref(*init);
+		if (initargs)
+			pl->init_args = threads ? *initargs : vm_value_copy(*initargs);
+		else
+			pl->init_args = vm_list(0, NULL);
+		if (initargs && threads)
+			vm_ref(*initargs);
+	}
+	/* the workers start now, each costing its creator a fork (or a thread start) */
+	int64_t cost = 0;
+	for (int i = 0; i < n; i++) {
+		int w = kern_spawn_worker(k, t, o->id, threads, i + 1, &pl->idle);
+		if (w < 0)
+			return kern_raise(k, t, "MemoryError", "out of memory");
+		pl->workers[i] = w;
+		cost += threads ? k->m->thread_cost : k->m->fork_cost;
+		if (init) { /* its first call: initializer(*initargs) */
+			struct task *wt = k->tasks[w];
+			kern_waitq_remove(k, wt);
+			if (!kern_worker_start(k, wt, pl->init_fn, pl->init_args, threads))
+				return kern_raise(k, t, "MemoryError", "out of memory");
+			pl->initing[i] = true;
+			kern_wake(k, wt, vm_none(), t, kern_reason(k, "runs the pool's initializer"));
+		}
+	}
+	kern_answer(t, vm_handle(H_POOL, o->id));
+	t->debt += cost;
+	t->after = AFTER_EXEC;
+	return cost > 0 ? SR_BURN : SR_CONTINUE;
+}
+
 static enum sys_result new_pool(struct kernel *k, struct task *t, bool threads)
 {
 	const struct vm_call *c = &t->call;
 	const struct value *nv = c->argc > 0 ? &c->argv[0] : kern_kwarg(c, "processes");
-	if (c->argc > 1 || kern_kwarg(c, "initializer"))
-		return kern_raise(k, t, "NotImplementedError", "a pool initializer is not modelled yet");
+	const struct value *init = c->argc > 1 ? &c->argv[1] : kern_kwarg(c, "initializer");
+	const struct value *initargs = c->argc > 2 ? &c->argv[2] : kern_kwarg(c, "initargs");
 	int n = k->m->cores;
 	if (nv && nv->type != V_NONE) {
 		if (nv->type != V_INT)
@@ -580,28 +679,29 @@ static enum sys_result new_pool(struct kernel *k, struct task *t, bool threads)
 			return kern_raise(k, t, "ValueError", "at most 4096 pool workers");
 		n = (int)nv->u.i;
 	}
-	struct kobj *o;
-	struct ipc *x = make(k, t, H_POOL, &o);
-	if (!x || !(x->u.pl.workers = calloc((size_t)n, sizeof(int))))
-		return kern_raise(k, t, "MemoryError", "out of memory");
-	struct pool *pl = &x->u.pl;
-	pl->threads = threads;
-	pl->owner = t->proc;
-	pl->nworkers = n;
-	pl->idle = pl->joiners = (struct waitq){-1, -1};
-	/* the workers start now, each costing its creator a fork (or a thread start) */
-	int64_t cost = 0;
-	for (int i = 0; i < n; i++) {
-		int w = kern_spawn_worker(k, t, o->id, threads, i + 1, &pl->idle);
-		if (w < 0)
-			return kern_raise(k, t, "MemoryError", "out of memory");
-		pl->workers[i] = w;
-		cost += threads ? k->m->thread_cost : k->m->fork_cost;
+	return make_pool(k, t, threads, n, init, initargs, false);
+}
+
+/* concurrent.futures: ProcessPoolExecutor(max_workers=None) and ThreadPoolExecutor, on the
+ * pool's machinery. All the workers start at once (CPython starts threads as work comes). */
+static enum sys_result new_executor(struct kernel *k, struct task *t, bool threads)
+{
+	const struct vm_call *c = &t->call;
+	const struct value *nv = c->argc > 0 ? &c->argv[0] : kern_kwarg(c, "max_workers");
+	const struct value *init = c->argc > 2 ? &c->argv[2] : kern_kwarg(c, "initializer");
+	const struct value *initargs = c->argc > 3 ? &c->argv[3] : kern_kwarg(c, "initargs");
+	/* CPython's defaults: os.cpu_count() processes; min(32, cpu_count + 4) threads */
+	int n = threads ? (k->m->cores + 4 < 32 ? k->m->cores + 4 : 32) : k->m->cores;
+	if (nv && nv->type != V_NONE) {
+		if (nv->type != V_INT)
+			return kern_raise(k, t, "TypeError", "max_workers must be an integer");
+		if (nv->u.i <= 0)
+			return kern_raise(k, t, "ValueError", "max_workers must be greater than 0");
+		if (nv->u.i > 4096)
+			return kern_raise(k, t, "ValueError", "at most 4096 pool workers");
+		n = (int)nv->u.i;
 	}
-	kern_answer(t, vm_handle(H_POOL, o->id));
-	t->debt += cost;
-	t->after = AFTER_EXEC;
-	return cost > 0 ? SR_BURN : SR_CONTINUE;
+	return make_pool(k, t, threads, n, init, initargs, true);
 }
 
 static struct pool *pool_of(struct kernel *k, int id)
@@ -610,6 +710,14 @@ static struct pool *pool_of(struct kernel *k, int id)
 }
 
 /* Gives idle workers their jobs' next calls. */
+static int worker_index(const struct pool *pl, int task)
+{
+	for (int i = 0; i < pl->nworkers; i++)
+		if (pl->workers[i] == task)
+			return i;
+	return -1;
+}
+
 static void dispatch(struct kernel *k, int pool_id, struct task *by)
 {
 	struct pool *pl = pool_of(k, pool_id);
@@ -625,8 +733,16 @@ static void dispatch(struct kernel *k, int pool_id, struct task *by)
 			kern_stop(k, END_LIMIT, "out of memory starting a pool task");
 			return;
 		}
+		/* the worker takes a chunk of calls and runs them back to back */
+		int end = j->next + (j->chunk > 0 ? j->chunk : 1);
+		if (end > j->ncalls)
+			end = j->ncalls;
+		int wi = worker_index(pl, w->id);
+		if (wi >= 0)
+			pl->chunk_end[wi] = end;
 		w->job = pl->next_job;
-		w->job_call = j->next++;
+		w->job_call = j->next;
+		j->next = end;
 		kern_wake(k, w, vm_none(), by, kern_reason(k, "picks up a task of %s", k->objs[pool_id]->name));
 	}
 	/* closed and out of work: the idle workers exit */
@@ -635,12 +751,16 @@ static void dispatch(struct kernel *k, int pool_id, struct task *by)
 			struct task *w = k->tasks[pl->idle.head];
 			kern_waitq_remove(k, w);
 			w->pool = -1;
+			/* no code left to run (its last call's may have ended in an exception that
+			 * went to the caller): the kernel lets it exit */
+			vm_thread_destroy(w->vm);
+			w->vm = NULL;
 			kern_wake(k, w, vm_none(), by, kern_reason(k, "the pool is closed: the worker exits"));
 		}
 }
 
 static int submit(struct kernel *k, struct task *t, int pool_id, struct value fn,
-		  const struct value *argsets, int ncalls, bool is_map)
+		  const struct value *argsets, int ncalls, bool is_map, int chunk, bool unordered)
 {
 	struct pool *pl = pool_of(k, pool_id);
 	if (pl->njobs == pl->capjobs) {
@@ -657,9 +777,12 @@ static int submit(struct kernel *k, struct task *t, int pool_id, struct value fn
 	vm_ref(fn);
 	j->ncalls = ncalls;
 	j->is_map = is_map;
+	j->chunk = chunk > 0 ? chunk : 1;
+	j->unordered = unordered;
 	j->args = calloc((size_t)ncalls + 1, sizeof *j->args);
 	j->results = calloc((size_t)ncalls + 1, sizeof *j->results);
-	if (!j->args || !j->results)
+	j->order = calloc((size_t)ncalls + 1, sizeof *j->order);
+	if (!j->args || !j->results || !j->order)
 		return -1;
 	for (int i = 0; i < ncalls; i++) {
 		j->args[i] = pl->threads ? argsets[i] : vm_value_copy(argsets[i]);
@@ -685,6 +808,18 @@ static struct value job_value(const struct job *j)
 		vm_ref(j->results[0]);
 		return j->results[0];
 	}
+	if (j->unordered) {
+		struct value *v = calloc((size_t)j->ncalls + 1, sizeof *v);
+		if (!v)
+			return vm_none();
+		for (int i = 0; i < j->ncalls; i++) {
+			v[i] = j->results[j->order[i]];
+			vm_ref(v[i]);
+		}
+		struct value l = vm_list(j->ncalls, v);
+		free(v);
+		return l;
+	}
 	for (int i = 0; i < j->ncalls; i++)
 		vm_ref(j->results[i]);
 	return vm_list(j->ncalls, j->results);
@@ -708,11 +843,153 @@ static enum sys_result async_get(struct kernel *k, struct task *t, struct kobj *
 	}
 	kern_waitq_add(k, &ar->waiters, t);
 	t->wait_obj = -1;
-	t->timeout_raise = wait_only ? NULL : "multiprocessing.TimeoutError";
+	t->timeout_raise = wait_only ? NULL
+			   : pool_of(k, ar->pool)->executor ? "concurrent.futures.TimeoutError"
+							    : "multiprocessing.TimeoutError";
 	kern_block(k, t, TS_WAIT, timeout,
 		   kern_reason(k, "waits in %s.%s() at line %d", o->name, wait_only ? "wait" : "get",
 			       t->line));
 	return SR_BLOCKED;
+}
+
+/* as_completed(): the futures of list in the order they completed. */
+static struct value completed_list(struct kernel *k, struct value list)
+{
+	int n = vm_seq_len(list);
+	struct value *v = calloc((size_t)(n > 0 ? n : 0) + 1, sizeof *v);
+	const struct job **jb = calloc((size_t)(n > 0 ? n : 0) + 1, sizeof *jb);
+	if (!v || !jb) {
+		free(v);
+		free(jb);
+		return vm_none();
+	}
+	for (int i = 0; i < n; i++) {
+		struct value f = vm_seq_item(list, i);
+		struct ipc *x = ipc_of(k, &f);
+		const struct job *j = &pool_of(k, x->u.ar.pool)->jobs[x->u.ar.job];
+		int p = i; /* insertion by (time, completion count) */
+		while (p > 0 && (jb[p - 1]->done_at > j->done_at ||
+				 (jb[p - 1]->done_at == j->done_at && jb[p - 1]->done_seq > j->done_seq))) {
+			v[p] = v[p - 1];
+			jb[p] = jb[p - 1];
+			p--;
+		}
+		v[p] = f;
+		jb[p] = j;
+	}
+	for (int i = 0; i < n; i++)
+		vm_ref(v[i]);
+	struct value l = vm_list(n, v);
+	free(v);
+	free(jb);
+	return l;
+}
+
+/* The job's last call completed: its get()s, wait()s and as_completed()s wake. */
+static void job_completed(struct kernel *k, struct pool *pl, struct job *j, struct task *t)
+{
+	j->done_at = k->q.now;
+	j->done_seq = ++pl->completed;
+	struct ipc *rx = k->objs[j->result]->ipc;
+	struct waitq *wq = &rx->u.ar.waiters;
+	while (wq->head >= 0) {
+		struct task *w = k->tasks[wq->head];
+		if (j->failed && w->timeout_raise) { /* get(): the job's exception */
+			kern_waitq_remove(k, w);
+			w->gen++;
+			vm_raise(w->vm, "RemoteError", j->error);
+			w->has_call = false;
+			kern_make_ready(k, w, ENQ_WAKEUP, kern_reason(k, "the task failed"));
+		} else {
+			kern_wake(k, w, j->failed ? vm_none() : (w->timeout_raise ? job_value(j) : vm_none()),
+				  t, kern_reason(k, "the pool's task is done"));
+		}
+	}
+	for (int i = 0; i < rx->u.ar.nwatchers; i++) {
+		struct ipc *wx = k->objs[rx->u.ar.watchers[i]]->ipc;
+		if (--wx->u.ar.pending > 0)
+			continue;
+		while (wx->u.ar.waiters.head >= 0) {
+			struct task *w = k->tasks[wx->u.ar.waiters.head];
+			w->timeout_hook = NULL;
+			kern_wake(k, w, completed_list(k, wx->u.ar.list), t,
+				  kern_reason(k, "every future given to as_completed() is done"));
+		}
+	}
+}
+
+static bool is_future(struct kernel *k, struct value f)
+{
+	if (f.type != V_HANDLE || f.aux != H_ASYNC)
+		return false;
+	struct ipc *x = ipc_of(k, &f);
+	return x && x->kind == H_ASYNC && x->u.ar.pool >= 0;
+}
+
+/* concurrent.futures.as_completed(fs, timeout=None): without generators, it waits until
+ * every future is done and gives the list of them in the order they completed. */
+static enum sys_result as_completed(struct kernel *k, struct task *t)
+{
+	const struct vm_call *c = &t->call;
+	const struct value *tv = c->argc > 1 ? &c->argv[1] : kern_kwarg(c, "timeout");
+	int64_t timeout = -1;
+	if (tv && !kern_timeout_arg(k, t, tv, &timeout))
+		return SR_RAISED;
+	int n = c->argc > 0 ? vm_seq_len(c->argv[0]) : -1;
+	if (n < 0)
+		return kern_raise(k, t, "TypeError", "as_completed() needs a list of futures");
+	int pending = 0;
+	for (int i = 0; i < n; i++) {
+		struct value f = vm_seq_item(c->argv[0], i);
+		if (!is_future(k, f))
+			return kern_raise(k, t, "TypeError", "as_completed() needs a list of futures");
+		struct ipc *x = ipc_of(k, &f);
+		const struct job *j = &pool_of(k, x->u.ar.pool)->jobs[x->u.ar.job];
+		pending += j->done < j->ncalls;
+	}
+	if (!pending)
+		return kern_answer(t, completed_list(k, c->argv[0]));
+	struct kobj *wo;
+	struct ipc *w = make(k, t, H_ASYNC, &wo);
+	if (!w)
+		return kern_raise(k, t, "MemoryError", "out of memory");
+	w->u.ar = (struct async){.pool = -1, .job = -1, .waiters = {-1, -1}, .list = c->argv[0],
+				 .pending = pending};
+	vm_ref(c->argv[0]);
+	for (int i = 0; i < n; i++) {
+		struct value f = vm_seq_item(c->argv[0], i);
+		struct async *ar = &ipc_of(k, &f)->u.ar;
+		const struct job *j = &pool_of(k, ar->pool)->jobs[ar->job];
+		if (j->done == j->ncalls)
+			continue;
+		int *v = realloc(ar->watchers, (size_t)(ar->nwatchers + 1) * sizeof *v);
+		if (!v)
+			return kern_raise(k, t, "MemoryError", "out of memory");
+		ar->watchers = v;
+		ar->watchers[ar->nwatchers++] = wo->id;
+	}
+	kern_waitq_add(k, &w->u.ar.waiters, t);
+	t->wait_obj = -1;
+	t->timeout_hook = NULL;
+	t->timeout_raise = "concurrent.futures.TimeoutError";
+	kern_block(k, t, TS_WAIT, timeout,
+		   kern_reason(k, "waits in as_completed() at line %d for %d futures", t->line, pending));
+	return SR_BLOCKED;
+}
+
+/* The worker goes on at once with the next call of its chunk, as CPython's worker loops
+ * over a chunk's calls. */
+static bool worker_next_call(struct kernel *k, struct task *t, struct job *j)
+{
+	if (!kern_worker_start(k, t, j->fn, j->args[t->job_call], false)) {
+		kern_stop(k, END_LIMIT, "out of memory starting a pool task");
+		return true; /* the run is over */
+	}
+	t->debt = 0;
+	t->after = AFTER_EXEC;
+	t->burn_start = k->q.now;
+	kern_push_event(k, k->q.now, PRIO_CORE, EV_BURN, t->core, k->cores[t->core].gen);
+	return true;
 }
 
 bool ipc_worker_done(struct kernel *k, struct task *t, bool error)
@@ -721,8 +998,14 @@ bool ipc_worker_done(struct kernel *k, struct task *t, bool error)
 		return false;
 	int pool_id = t->pool;
 	struct pool *pl = pool_of(k, pool_id);
-	if (t->job >= 0) {
+	int wi = worker_index(pl, t->id);
+	if (wi >= 0 && pl->initing[wi]) {
+		pl->initing[wi] = false;
+		if (error) /* the initializer raised: the worker dies of it */
+			return false;
+	} else if (t->job >= 0) {
 		struct job *j = &pl->jobs[t->job];
+		int end = wi >= 0 ? pl->chunk_end[wi] : t->job_call + 1;
 		if (error) {
 			if (!j->failed) {
 				const struct diag *d = vm_thread_error(t->vm);
@@ -730,39 +1013,38 @@ bool ipc_worker_done(struct kernel *k, struct task *t, bool error)
 					 k->procs[t->proc]->name, d->line);
 			}
 			j->failed = true;
+			/* the rest of the chunk is not run: its calls fail with it */
+			for (int c = t->job_call; c < end; c++)
+				j->order[j->done++] = c;
 		} else {
 			struct value r = vm_thread_result(t->vm);
 			vm_unref(j->results[t->job_call]);
 			j->results[t->job_call] = pl->threads ? r : vm_value_copy(r);
 			if (pl->threads)
 				vm_ref(r);
+			j->order[j->done++] = t->job_call;
+			if (++t->job_call < end)
+				return worker_next_call(k, t, j);
 		}
 		t->job = -1;
-		if (++j->done == j->ncalls) {
-			struct ipc *rx = k->objs[j->result]->ipc;
-			struct waitq *wq = &rx->u.ar.waiters;
-			while (wq->head >= 0) {
-				struct task *w = k->tasks[wq->head];
-				if (j->failed && w->timeout_raise) { /* get(): the job's exception */
-					kern_waitq_remove(k, w);
-					w->gen++;
-					vm_raise(w->vm, "RemoteError", j->error);
-					w->has_call = false;
-					kern_make_ready(k, w, ENQ_WAKEUP, kern_reason(k, "the task failed"));
-				} else {
-					kern_wake(k, w, j->failed ? vm_none() : (w->timeout_raise ? job_value(j)
-												    : vm_none()),
-						  t, kern_reason(k, "the pool's task is done"));
-				}
-			}
-		}
+		if (j->done == j->ncalls)
+			job_completed(k, pl, j, t);
 	}
 	if (pl->terminated)
 		return false;
 	/* next: another call of some job, or wait idle; closed and done: exit */
 	if (pl->closed && pl->next_job >= pl->njobs) {
 		t->pool = -1;
-		return false;
+		if (!error)
+			return false;
+		/* its call's exception went to the caller: the worker exits without reporting it */
+		vm_thread_destroy(t->vm);
+		t->vm = NULL;
+		t->debt = 0;
+		t->after = AFTER_EXEC;
+		t->burn_start = k->q.now;
+		kern_push_event(k, k->q.now, PRIO_CORE, EV_BURN, t->core, k->cores[t->core].gen);
+		return true;
 	}
 	kern_waitq_add(k, &pl->idle, t);
 	t->wait_obj = -1;
@@ -771,9 +1053,33 @@ bool ipc_worker_done(struct kernel *k, struct task *t, bool error)
 	return true;
 }
 
+/* A map of fn over the n items of seq (each an argument tuple when star), in chunks. */
+static int map_submit(struct kernel *k, struct task *t, int pool_id, struct value fn,
+		      struct value seq, int n, bool star, int chunk, bool unordered)
+{
+	struct value *argsets = calloc((size_t)n + 1, sizeof *argsets);
+	if (!argsets)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		struct value item = vm_seq_item(seq, i);
+		vm_ref(item);
+		argsets[i] = star ? item : vm_list(1, &item);
+	}
+	int r = submit(k, t, pool_id, fn, argsets, n, true, chunk, unordered);
+	for (int i = 0; i < n; i++)
+		vm_unref(argsets[i]);
+	free(argsets);
+	return r;
+}
+
+static enum sys_result executor_method(struct kernel *k, struct task *t, struct kobj *o,
+				       struct pool *pl, const char *m);
+
 static enum sys_result pool_method(struct kernel *k, struct task *t, struct kobj *o,
 				   struct pool *pl, const char *m)
 {
+	if (pl->executor)
+		return executor_method(k, t, o, pl, m);
 	const struct vm_call *c = &t->call;
 	if (strcmp(m, "__enter__") == 0) {
 		struct value h = c->self;
@@ -817,7 +1123,7 @@ static enum sys_result pool_method(struct kernel *k, struct task *t, struct kobj
 			vm_unref(empty);
 			return kern_raise(k, t, "TypeError", "args must be a tuple");
 		}
-		int r = submit(k, t, o->id, *fn, &a, 1, false);
+		int r = submit(k, t, o->id, *fn, &a, 1, false, 1, false);
 		vm_unref(empty);
 		if (r < 0)
 			return kern_raise(k, t, "MemoryError", "out of memory");
@@ -828,39 +1134,143 @@ static enum sys_result pool_method(struct kernel *k, struct task *t, struct kobj
 		t->call.kwc = 0;
 		return async_get(k, t, k->objs[r], false);
 	}
-	if (strcmp(m, "map") == 0 || strcmp(m, "starmap") == 0 || strcmp(m, "map_async") == 0) {
+	bool imap = strcmp(m, "imap") == 0 || strcmp(m, "imap_unordered") == 0;
+	if (strcmp(m, "map") == 0 || strcmp(m, "starmap") == 0 || strcmp(m, "map_async") == 0 ||
+	    strcmp(m, "starmap_async") == 0 || imap) {
 		if (c->argc < 2 || (c->argv[0].type != V_FUNC && c->argv[0].type != V_BUILTIN))
 			return kern_raise(k, t, "TypeError", "%s() needs a function and an iterable", m);
 		int n = vm_seq_len(c->argv[1]);
 		if (n < 0)
 			return kern_raise(k, t, "TypeError", "%s() needs a list or tuple here", m);
-		struct value *argsets = calloc((size_t)n + 1, sizeof *argsets);
-		if (!argsets)
-			return kern_raise(k, t, "MemoryError", "out of memory");
-		bool star = m[0] == 's';
-		for (int i = 0; i < n; i++) {
-			struct value item = vm_seq_item(c->argv[1], i);
-			if (star) {
-				vm_ref(item);
-				argsets[i] = item;
-			} else {
-				vm_ref(item);
-				argsets[i] = vm_list(1, &item);
-			}
+		const struct value *cv = c->argc > 2 ? &c->argv[2] : kern_kwarg(c, "chunksize");
+		int chunk;
+		if (cv && cv->type != V_NONE) {
+			if (cv->type != V_INT)
+				return kern_raise(k, t, "TypeError", "chunksize must be an integer");
+			if (cv->u.i < 1)
+				return kern_raise(k, t, "ValueError", "Chunksize must be 1+, not %lld",
+						  (long long)cv->u.i);
+			chunk = cv->u.i > n ? (n > 0 ? n : 1) : (int)cv->u.i;
+		} else if (imap) {
+			chunk = 1;
+		} else { /* CPython's default: ceil(len / (4 x workers)) */
+			int per = 4 * pl->nworkers;
+			chunk = n / per + (n % per != 0);
 		}
-		int r = submit(k, t, o->id, c->argv[0], argsets, n, true);
-		for (int i = 0; i < n; i++)
-			vm_unref(argsets[i]);
-		free(argsets);
+		bool star = strncmp(m, "star", 4) == 0;
+		int r = map_submit(k, t, o->id, c->argv[0], c->argv[1], n, star, chunk,
+				   strcmp(m, "imap_unordered") == 0);
 		if (r < 0)
 			return kern_raise(k, t, "MemoryError", "out of memory");
-		if (strcmp(m, "map_async") == 0)
+		if (strstr(m, "_async"))
 			return kern_answer(t, vm_handle(H_ASYNC, r));
+		/* map() waits; imap() and imap_unordered(), without generators, wait too and give
+		 * the list of every result (input order; completion order) */
 		t->call.argc = 0;
 		t->call.kwc = 0;
 		return async_get(k, t, k->objs[r], false);
 	}
 	return kern_raise(k, t, "AttributeError", "'Pool' object has no attribute '%s'", m);
+}
+
+/* ---- concurrent.futures executors ---- */
+
+static enum sys_result executor_method(struct kernel *k, struct task *t, struct kobj *o,
+				       struct pool *pl, const char *m)
+{
+	const struct vm_call *c = &t->call;
+	if (strcmp(m, "__enter__") == 0)
+		return kern_answer(t, c->self);
+	if (strcmp(m, "shutdown") == 0 || strcmp(m, "__exit__") == 0) {
+		/* shutdown(wait=True); leaving a with block is shutdown(wait=True) */
+		const struct value *wv = NULL;
+		if (m[0] == 's')
+			wv = c->argc > 0 ? &c->argv[0] : kern_kwarg(c, "wait");
+		bool wait = !wv || vm_truthy(*wv);
+		pl->closed = true;
+		dispatch(k, o->id, t);
+		bool alive = false;
+		for (int i = 0; i < pl->nworkers; i++)
+			alive |= k->tasks[pl->workers[i]]->state != TS_DONE;
+		if (!wait || !alive)
+			return kern_answer(t, vm_none());
+		kern_waitq_add(k, &pl->joiners, t);
+		t->wait_obj = -1;
+		kern_block(k, t, TS_JOIN, -1,
+			   kern_reason(k, "waits in %s.shutdown() for its workers to finish", o->name));
+		return SR_BLOCKED;
+	}
+	if (strcmp(m, "submit") == 0 || strcmp(m, "map") == 0) {
+		if (pl->closed)
+			return kern_raise(k, t, "RuntimeError", "cannot schedule new futures after shutdown");
+		if (c->argc < 1 || (c->argv[0].type != V_FUNC && c->argv[0].type != V_BUILTIN))
+			return kern_raise(k, t, "TypeError", "%s() needs a function", m);
+	}
+	if (strcmp(m, "submit") == 0) {
+		if (c->kwc > 0)
+			return kern_raise(k, t, "NotImplementedError",
+					  "keyword arguments to submit() are not modelled yet");
+		struct value items[VM_MAX_ARGS];
+		int na = c->argc - 1 < VM_MAX_ARGS ? c->argc - 1 : VM_MAX_ARGS;
+		for (int i = 0; i < na; i++) {
+			items[i] = c->argv[i + 1];
+			vm_ref(items[i]);
+		}
+		struct value a = vm_list(na, items);
+		int r = submit(k, t, o->id, c->argv[0], &a, 1, false, 1, false);
+		vm_unref(a);
+		if (r < 0)
+			return kern_raise(k, t, "MemoryError", "out of memory");
+		return kern_answer(t, vm_handle(H_ASYNC, r));
+	}
+	if (strcmp(m, "map") == 0) {
+		/* map(fn, *iterables, timeout=None, chunksize=1): the list of the results, in
+		 * order, once all are done; chunks matter for processes only, as in CPython */
+		if (c->argc < 2)
+			return kern_raise(k, t, "TypeError", "map() needs a function and an iterable");
+		int n = -1;
+		for (int i = 1; i < c->argc; i++) {
+			int len = vm_seq_len(c->argv[i]);
+			if (len < 0)
+				return kern_raise(k, t, "TypeError", "map() needs lists or tuples here");
+			if (n < 0 || len < n)
+				n = len;
+		}
+		const struct value *cv = kern_kwarg(c, "chunksize");
+		int chunk = 1;
+		if (cv && cv->type != V_NONE) {
+			if (cv->type != V_INT)
+				return kern_raise(k, t, "TypeError", "chunksize must be an integer");
+			if (cv->u.i < 1)
+				return kern_raise(k, t, "ValueError", "chunksize must be >= 1.");
+			chunk = cv->u.i > n ? (n > 0 ? n : 1) : (int)cv->u.i;
+		}
+		if (pl->threads)
+			chunk = 1;
+		struct value *argsets = calloc((size_t)n + 1, sizeof *argsets);
+		if (!argsets)
+			return kern_raise(k, t, "MemoryError", "out of memory");
+		for (int i = 0; i < n; i++) { /* zip(*iterables) */
+			struct value items[VM_MAX_ARGS];
+			int na = c->argc - 1 < VM_MAX_ARGS ? c->argc - 1 : VM_MAX_ARGS;
+			for (int a = 0; a < na; a++) {
+				items[a] = vm_seq_item(c->argv[a + 1], i);
+				vm_ref(items[a]);
+			}
+			argsets[i] = vm_list(na, items);
+		}
+		int r = submit(k, t, o->id, c->argv[0], argsets, n, true, chunk, false);
+		for (int i = 0; i < n; i++)
+			vm_unref(argsets[i]);
+		free(argsets);
+		if (r < 0)
+			return kern_raise(k, t, "MemoryError", "out of memory");
+		t->call.argc = 0;
+		t->call.kwc = 0;
+		return async_get(k, t, k->objs[r], false);
+	}
+	return kern_raise(k, t, "AttributeError", "'%s' object has no attribute '%s'",
+			  pl->threads ? "ThreadPoolExecutor" : "ProcessPoolExecutor", m);
 }
 
 /* ---- dispatch ---- */
@@ -952,6 +1362,20 @@ enum sys_result ipc_method(struct kernel *k, struct task *t)
 	case H_POOL:
 		return pool_method(k, t, o, &x->u.pl, m);
 	case H_ASYNC:
+		if (x->u.ar.pool < 0)
+			break;
+		if (pool_of(k, x->u.ar.pool)->executor) { /* a concurrent.futures Future */
+			struct job *j = &pool_of(k, x->u.ar.pool)->jobs[x->u.ar.job];
+			if (strcmp(m, "result") == 0)
+				return async_get(k, t, o, false);
+			if (strcmp(m, "done") == 0)
+				return kern_answer(t, vm_bool(j->done == j->ncalls));
+			if (strcmp(m, "running") == 0)
+				return kern_answer(t, vm_bool(j->next > 0 && j->done < j->ncalls));
+			if (strcmp(m, "cancel") == 0 || strcmp(m, "cancelled") == 0)
+				return kern_answer(t, vm_bool(false));
+			return kern_raise(k, t, "AttributeError", "'Future' object has no attribute '%s'", m);
+		}
 		if (strcmp(m, "get") == 0)
 			return async_get(k, t, o, false);
 		if (strcmp(m, "wait") == 0)
@@ -1082,9 +1506,18 @@ void ipc_free_obj(struct kernel *k, struct kobj *o)
 			}
 			free(jb->args);
 			free(jb->results);
+			free(jb->order);
 		}
 		free(x->u.pl.jobs);
 		free(x->u.pl.workers);
+		free(x->u.pl.chunk_end);
+		free(x->u.pl.initing);
+		vm_unref(x->u.pl.init_fn);
+		vm_unref(x->u.pl.init_args);
+		break;
+	case H_ASYNC:
+		free(x->u.ar.watchers);
+		vm_unref(x->u.ar.list);
 		break;
 	default:
 		break;

@@ -66,17 +66,25 @@ uint32_t kern_reason(struct kernel *k, const char *fmt, ...)
 	return id;
 }
 
-static void set_state(struct kernel *k, struct task *t, enum thread_state s, uint32_t reason)
+/* `core`: the record's core when ready (the queue's, per core), -1 otherwise. */
+static void set_state_on(struct kernel *k, struct task *t, enum thread_state s, uint32_t reason,
+			 int core)
 {
 	t->state = s;
 	t->reason = reason;
 	kern_emit(k, (struct trace_rec){.tid = t->trace_idx,
-				   .core = (int16_t)(s == TS_RUNNING ? t->core : -1),
+				   .core = (int16_t)(s == TS_RUNNING ? t->core
+						     : s == TS_READY ? core : -1),
 				   .kind = TR_STATE,
 				   .state = (uint8_t)s,
 				   .obj = -1,
 				   .reason = reason,
 				   .line = (uint32_t)t->line});
+}
+
+static void set_state(struct kernel *k, struct task *t, enum thread_state s, uint32_t reason)
+{
+	set_state_on(k, t, s, reason, -1);
 }
 
 static void set_core(struct kernel *k, int c, enum core_state s, int task, uint32_t reason)
@@ -319,12 +327,18 @@ static void schedule(struct kernel *k, int c)
 
 void kern_make_ready(struct kernel *k, struct task *t, int flags, uint32_t reason)
 {
-	set_state(k, t, TS_READY, reason);
+	set_state_on(k, t, TS_READY, reason, sched_ready_core(k, t));
 	t->enqueued_at = k->q.now;
 	/* queued; the idle core to pick it (the lowest-numbered one, with a global queue) */
 	int c = sched_enqueue(k, t, flags);
 	if (c >= 0)
 		resched(k, c);
+}
+
+void kern_requeued(struct kernel *k, struct task *t)
+{
+	if (t->state == TS_READY)
+		set_state_on(k, t, TS_READY, t->reason, t->se.rq);
 }
 
 void kern_resched_idle(struct kernel *k, int c)
@@ -355,7 +369,7 @@ static void preempt(struct kernel *k, struct task *t)
 	if (line > 0)
 		t->line = line;
 	uint32_t why = sched_preempted(k, t); /* 0: the quantum above */
-	set_state(k, t, TS_READY, why ? why : k->preempt_reason);
+	set_state_on(k, t, TS_READY, why ? why : k->preempt_reason, sched_percore(k) ? c : -1);
 	t->core = -1;
 	t->last_ran = k->q.now;
 	t->enqueued_at = k->q.now;

@@ -157,6 +157,8 @@ uint32_t kern_reason(struct kernel *k, const char *fmt, ...) __attribute__((form
 void kern_mark(struct kernel *k, struct task *t, const char *text, uint32_t reason);
 void kern_push_event(struct kernel *k, int64_t t, int prio, int kind, int target, uint32_t gen);
 void kern_make_ready(struct kernel *k, struct task *t, int flags, uint32_t reason);
+/* A queued task moved to core t->se.rq's queue (per-core queues): a ready record naming it. */
+void kern_requeued(struct kernel *k, struct task *t);
 /* Makes core c pick now if it is idle and not about to pick already. */
 void kern_resched_idle(struct kernel *k, int c);
 /* Blocks the running task in state s (its pending call stays unanswered), with a timer after

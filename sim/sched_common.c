@@ -188,6 +188,16 @@ static void arm_balance(struct kernel *k)
 	kern_push_event(k, k->q.now + k->m->balance, PRIO_CORE, EV_BALANCE, 0, 0);
 }
 
+int sched_ready_core(const struct kernel *k, const struct task *t)
+{
+	return percore(k) ? select_core(k, t) : -1;
+}
+
+bool sched_percore(const struct kernel *k)
+{
+	return percore(k);
+}
+
 int sched_enqueue(struct kernel *k, struct task *t, int flags)
 {
 	if (!percore(k)) {
@@ -216,6 +226,7 @@ static void migrate_queued(struct kernel *k, struct task *t, int to)
 	k->cls->dequeue(k->sched->rq[t->se.rq], t);
 	t->se.rq = to;
 	k->cls->enqueue(k->sched->rq[to], t, ENQ_MIGRATE);
+	kern_requeued(k, t);
 }
 
 /* The task queued on core `from` that core `to` should take: the one waiting longest. */

@@ -29,6 +29,11 @@ int sched_check_program(const struct ast_program *ast, const struct machine *m,
  * queues are per core) and asks a running task to give way when the class says the new one
  * preempts it. Returns the idle core the kernel must make pick now, or -1. */
 int sched_enqueue(struct kernel *k, struct task *t, int flags);
+/* The core whose queue sched_enqueue would put t in now (per-core queues), or -1 with the
+ * global queue: what t's ready record names. */
+int sched_ready_core(const struct kernel *k, const struct task *t);
+/* Whether the queues are per core (preempted tasks go back to their core's queue). */
+bool sched_percore(const struct kernel *k);
 
 /* The next task for core c (its own queue, then, per core, one pulled from the busiest),
  * or NULL. The task is then "on the CPU" until sched_requeue or sched_leave. */

@@ -42,13 +42,19 @@ enum core_state {
 };
 
 enum trace_kind {
-	TR_STATE, /* thread tid enters state `state` (enum thread_state); core set when running */
+	TR_STATE, /* thread tid enters state `state` (enum thread_state); `core`: when running,
+	           * the core it runs on; when ready, the core whose run queue it waits in
+	           * (runqueues=percore; a queued task moved to another core's queue gets a new
+	           * ready record naming it), or -1 with the one global queue; -1 otherwise */
 	TR_CORE,  /* core `core` enters state `state` (enum core_state); tid = thread or -1 */
 	TR_PRINT, /* thread tid printed the line `text` (string id; no trailing newline) */
 	TR_WAKE,  /* thread `obj` (a thread index) woke thread tid; reason says how */
 	TR_MARK,  /* instant event of thread tid named by `text` (fork, start, exit, error...) */
 	TR_OBJ,   /* object `obj` (index into objects) enters state (enum obj_state): held by
 	           * thread tid, or free (tid -1); its own track in the trace */
+	TR_COUNTER, /* counter `obj` (index into objects) takes the value in `line` (for this
+	             * kind `line` carries the value, not a scenario line): a multiprocessing
+	             * Queue's pipe fill, in bytes (the object is the Queue); tid -1 */
 	TR_KIND_COUNT
 };
 
@@ -67,7 +73,7 @@ struct trace_rec {
 	int32_t obj;     /* object involved (thread index for TR_WAKE), or -1 */
 	uint32_t text;   /* string id (TR_PRINT, TR_MARK), 0 = none */
 	uint32_t reason; /* string id explaining the change, 0 = none */
-	uint32_t line;   /* scenario line that caused it, 0 = none */
+	uint32_t line;   /* scenario line that caused it, 0 = none; TR_COUNTER: the value */
 };
 
 struct trace_process {

@@ -236,6 +236,26 @@ static int load_event(struct loader *L, const cJSON *ev, int i)
 		return 0;
 	}
 
+	if (strcmp(ph, "C") == 0 && L->ours && pid == L->cores_pid && cat &&
+	    strcmp(cat, "counter") == 0 && name && args) {
+		/* our counter (a Queue's pipe fill): a TR_COUNTER record of the object so named */
+		int64_t ts, bytes;
+		if (!get_us(ev, "ts", &ts) || !get_int(args, "bytes", &bytes))
+			return 0;
+		int o = 0;
+		while (o < L->tr->nobjects &&
+		       strcmp(trace_str(L->tr, L->tr->objects[o].name), name) != 0)
+			o++;
+		if (o == L->tr->nobjects && trace_add_object(L->tr, name, "Queue", 0) < 0) {
+			L->oom = true;
+			return -1;
+		}
+		struct trace_rec r = {.t = ts, .tid = -1, .core = -1, .kind = TR_COUNTER, .obj = o,
+				      .line = bytes < 0 ? 0 : bytes > UINT32_MAX ? UINT32_MAX
+									 : (uint32_t)bytes};
+		return add_rec(L, &r, INT64_MIN, INT64_MIN) ? 0 : -1;
+	}
+
 	bool complete = strcmp(ph, "X") == 0, begin = strcmp(ph, "B") == 0;
 	bool end = strcmp(ph, "E") == 0, instant = strcmp(ph, "i") == 0 || strcmp(ph, "I") == 0;
 	if (!complete && !begin && !end && !instant)

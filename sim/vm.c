@@ -86,13 +86,18 @@ const struct vm_builtin vm_builtins[BI_COUNT] = {
 	[BI_AIO_SLEEP] = {"asyncio.sleep", 1, 2, "result", false, SYS_AIO},
 	[BI_AIO_CREATE_TASK] = {"asyncio.create_task", 1, 1, "name", false, SYS_AIO},
 	[BI_AIO_WAIT_FOR] = {"asyncio.wait_for", 1, 2, "timeout", false, SYS_AIO},
+	[BI_PPEXECUTOR] = {"ProcessPoolExecutor", 0, 4, "max_workers,mp_context,initializer,initargs",
+			   false, SYS_NEW},
+	[BI_TPEXECUTOR] = {"ThreadPoolExecutor", 0, 4,
+			   "max_workers,thread_name_prefix,initializer,initargs", false, SYS_NEW},
+	[BI_AS_COMPLETED] = {"as_completed", 1, 2, "timeout", false, SYS_NEW},
 };
 
 const char *const vm_module_names[M_COUNT] = {
 	[M_OS] = "os", [M_TIME] = "time", [M_RANDOM] = "random", [M_SYS] = "sys",
 	[M_MULTIPROCESSING] = "multiprocessing", [M_THREADING] = "threading", [M_QUEUE] = "queue",
 	[M_MP_POOL] = "multiprocessing.pool", [M_MP_DUMMY] = "multiprocessing.dummy",
-	[M_ASYNCIO] = "asyncio",
+	[M_ASYNCIO] = "asyncio", [M_FUTURES] = "concurrent.futures",
 };
 
 static const struct {
@@ -131,6 +136,8 @@ static const struct {
 	{M_ASYNCIO, "run", BI_AIO_RUN}, {M_ASYNCIO, "gather", BI_AIO_GATHER},
 	{M_ASYNCIO, "sleep", BI_AIO_SLEEP}, {M_ASYNCIO, "create_task", BI_AIO_CREATE_TASK},
 	{M_ASYNCIO, "wait_for", BI_AIO_WAIT_FOR},
+	{M_FUTURES, "ProcessPoolExecutor", BI_PPEXECUTOR}, {M_FUTURES, "ThreadPoolExecutor", BI_TPEXECUTOR},
+	{M_FUTURES, "as_completed", BI_AS_COMPLETED},
 };
 
 bool vm_module_attr(int module, const char *attr, struct value *out)

@@ -257,6 +257,65 @@ START_TEST(empty_trace_is_valid)
 }
 END_TEST
 
+/* TR_COUNTER records (a Queue's pipe fill) become "C" events of the cores process, named by
+ * the object, with the value in args.bytes; a bad object index writes nothing. */
+START_TEST(counter_events)
+{
+	struct trace *tr = small_trace(42);
+	int q = trace_add_object(tr, "q", "Queue", 3);
+	ck_assert_int_ge(q, 0);
+	struct trace_rec r = {.t = 14000, .tid = -1, .core = -1, .kind = TR_COUNTER, .obj = q,
+			      .line = 65536};
+	ck_assert_int_eq(trace_emit(tr, &r), 0);
+	r.line = 0;
+	ck_assert_int_eq(trace_emit(tr, &r), 0);
+	r.obj = 99;
+	ck_assert_int_eq(trace_emit(tr, &r), 0);
+	char *s = chrome_text(tr);
+	cJSON *j = cJSON_Parse(s);
+	ck_assert_msg(j != NULL, "invalid JSON:\n%s", s);
+	const cJSON *events = cJSON_GetObjectItemCaseSensitive(j, "traceEvents");
+	int n = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, events) {
+		if (!sfield(e, "ph") || strcmp(sfield(e, "ph"), "C") != 0)
+			continue;
+		ck_assert_str_eq(sfield(e, "name"), "q");
+		ck_assert_double_eq(nfield(e, "pid"), 1000000000);
+		ck_assert_double_eq_tol(nfield(e, "ts"), 14, 1e-9);
+		const cJSON *args = cJSON_GetObjectItemCaseSensitive(e, "args");
+		ck_assert_double_eq(nfield(args, "bytes"), n == 0 ? 65536 : 0);
+		n++;
+	}
+	ck_assert_int_eq(n, 2);
+	/* the other readers pass over them: the same numbers as without */
+	struct trace *plain = small_trace(42);
+	struct metrics *a = metrics_compute(tr), *b = metrics_compute(plain);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	for (int t = 0; t < 2; t++) {
+		ck_assert_int_eq(a->threads[t].cpu_ns, b->threads[t].cpu_ns);
+		ck_assert_int_eq(a->threads[t].ready_ns, b->threads[t].ready_ns);
+	}
+	char *ga = NULL, *gb = NULL;
+	size_t la = 0, lb = 0;
+	FILE *fa = open_memstream(&ga, &la), *fb = open_memstream(&gb, &lb);
+	gantt_print(fa, tr, 60, false);
+	gantt_print(fb, plain, 60, false);
+	fclose(fa);
+	fclose(fb);
+	ck_assert_str_eq(ga, gb);
+	free(ga);
+	free(gb);
+	metrics_destroy(a);
+	metrics_destroy(b);
+	trace_destroy(plain);
+	cJSON_Delete(j);
+	free(s);
+	trace_destroy(tr);
+}
+END_TEST
+
 Suite *chrome_suite(void)
 {
 	Suite *s = suite_create("chrome");
@@ -267,6 +326,7 @@ Suite *chrome_suite(void)
 	tcase_add_test(tc, cores_pid_avoids_collisions);
 	tcase_add_test(tc, write_failure_is_reported);
 	tcase_add_test(tc, empty_trace_is_valid);
+	tcase_add_test(tc, counter_events);
 	suite_add_tcase(s, tc);
 	return s;
 }

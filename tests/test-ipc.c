@@ -46,6 +46,50 @@ START_TEST(join_deadlock_by_size)
 }
 END_TEST
 
+/* A 100000-character string (100013 bytes with pickle's framing and the length) fills the
+ * Queue's 65536-byte pipe while no one reads; the reader drains it to 0. The fill is a
+ * TR_COUNTER record of the Queue's object, the value in `line`. */
+START_TEST(pipe_fill_counter)
+{
+	static const char prog[] =
+		"machine cores=2\n"
+		"from multiprocessing import Process, Queue\n"
+		"def f(q):\n"
+		"    q.put('X' * 100000)\n"
+		"q = Queue()\n"
+		"p = Process(target=f, args=(q,))\n"
+		"p.start()\n"
+		"sleep(0.01)\n"
+		"obj = q.get()\n"
+		"p.join()\n";
+	struct run r;
+	run_text(&r, prog, NULL);
+	ck_assert_int_eq(r.tr->end, END_COMPLETED);
+	int64_t peak = -1, last = -1, peak_t = -1, last_t = -1;
+	int n = 0;
+	for (size_t i = 0; i < r.tr->nrecs; i++) {
+		const struct trace_rec *rec = &r.tr->recs[i];
+		if (rec->kind != TR_COUNTER)
+			continue;
+		ck_assert_int_ge(rec->obj, 0);
+		ck_assert_int_lt(rec->obj, r.tr->nobjects);
+		ck_assert_str_eq(trace_str(r.tr, r.tr->objects[rec->obj].name), "q");
+		if ((int64_t)rec->line > peak) {
+			peak = rec->line;
+			peak_t = rec->t;
+		}
+		last = rec->line;
+		last_t = rec->t;
+		n++;
+	}
+	ck_assert_int_ge(n, 2);
+	ck_assert_int_eq(peak, 65536);
+	ck_assert_int_eq(last, 0);
+	ck_assert_int_ge(last_t - peak_t, 9000000); /* full until the get() after the sleep */
+	run_free(&r);
+}
+END_TEST
+
 START_TEST(pool_fifth_task_waits)
 {
 	/* Pool(4), five tasks of 1, 2, 3, 4 and 1 s: the fifth starts when the 1 s one ends, in
@@ -231,17 +275,197 @@ START_TEST(thread_queue_and_pipe)
 }
 END_TEST
 
+START_TEST(pool_imap_chunks_initializer)
+{
+	/* Pool(2) with an initializer that sleeps 5 ms: both workers run it at 0 s. imap of
+	 * 30, 10, 20 ms: worker 2 runs 10 then 20 ms (15, 35 ms), worker 1 30 ms (35 ms); the
+	 * list is in input order. imap_unordered of the same from 35 ms: 1 at 45 ms, then 3
+	 * and 2 at 65 ms, in completion order. map(chunksize=3) of nine 10 ms calls: chunks of
+	 * three, each run back to back on one worker: 65 -> 95 ms on both, the third chunk on
+	 * worker 1 95 -> 125 ms. */
+	struct run r;
+	run_text(&r,
+		 "machine cores=2 cs=0ns fork=0ns\n"
+		 "from multiprocessing import Pool\n"
+		 "import os\n"
+		 "def f(x):\n"
+		 "    sleep(x * 10ms)\n"
+		 "    return x * x\n"
+		 "def g(x):\n"
+		 "    sleep(10ms)\n"
+		 "    return os.getpid()\n"
+		 "def init(tag):\n"
+		 "    print(tag, os.getpid(), now)\n"
+		 "    sleep(5ms)\n"
+		 "p = Pool(2, init, ('init',))\n"
+		 "print(p.imap(f, [3, 1, 2]), now)\n"
+		 "print(p.imap_unordered(f, [3, 1, 2]), now)\n"
+		 "print(p.map(g, range(9), chunksize=3), now)\n",
+		 NULL);
+	char out[512];
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, "init 1001 0s|init 1002 0s|[9, 1, 4] 35ms|[1, 9, 4] 65ms|"
+			      "[1001, 1001, 1001, 1002, 1002, 1002, 1001, 1001, 1001] 125ms");
+	ck_assert_int_eq(r.tr->end, END_COMPLETED);
+	run_free(&r);
+
+	/* the default chunksize is ceil(10 / (4 x 2)) = 2: five chunks of 20 ms on two workers
+	 * end at 60 ms (worker 1 runs three); chunksize=1 spreads the ten calls 5 + 5: 50 ms */
+	static const char prog[] =
+		"machine cores=2 cs=0ns fork=0ns\n"
+		"import multiprocessing as mp\n"
+		"def g(x):\n"
+		"    sleep(10ms)\n"
+		"    return x\n"
+		"p = mp.Pool(2)\n"
+		"p.map(g, range(10)%s)\n";
+	char text[512];
+	snprintf(text, sizeof text, prog, "");
+	run_text(&r, text, NULL);
+	ck_assert_int_eq(tm(&r, "MainThread")->end_ns, 60 * MS);
+	run_free(&r);
+	snprintf(text, sizeof text, prog, ", 1");
+	run_text(&r, text, NULL);
+	ck_assert_int_eq(tm(&r, "MainThread")->end_ns, 50 * MS);
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(futures_executors)
+{
+	/* ProcessPoolExecutor(2): f(3) on worker 1 (0-30 ms), f(1) then f(2) on worker 2
+	 * (0-10, 10-30 ms). as_completed gives them in completion order; map of 1..4 from
+	 * 30 ms: 30-40, 30-50, 40-70, 50-90 ms; leaving the with block waits for the workers.
+	 * ThreadPoolExecutor() has min(32, 4 + 4) = 8 threads: nine 10 ms calls take two
+	 * rounds (90 -> 110 ms). result(timeout=0.05) on a 100 ms call raises at 160 ms. */
+	struct run r;
+	run_text(&r,
+		 "machine cores=4 cs=0ns fork=0ns thread=0ns\n"
+		 "import concurrent.futures\n"
+		 "from concurrent.futures import ThreadPoolExecutor, as_completed\n"
+		 "def f(x):\n"
+		 "    sleep(x * 10ms)\n"
+		 "    return x * 2\n"
+		 "with concurrent.futures.ProcessPoolExecutor(max_workers=2) as ex:\n"
+		 "    fs = [ex.submit(f, 3), ex.submit(f, 1), ex.submit(f, 2)]\n"
+		 "    print(fs[0].done(), now)\n"
+		 "    print(fs[1].result(), now)\n"
+		 "    for d in as_completed(fs):\n"
+		 "        print(d.result(), now)\n"
+		 "    print(ex.map(f, [1, 2, 3, 4]), now)\n"
+		 "print('out', now)\n"
+		 "with ThreadPoolExecutor() as tx:\n"
+		 "    print(tx.map(f, [1, 1, 1, 1, 1, 1, 1, 1, 1]), now)\n"
+		 "tx = ThreadPoolExecutor(1)\n"
+		 "g = tx.submit(f, 10)\n"
+		 "g.result(timeout=0.05)\n",
+		 NULL);
+	char out[512];
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, "False 0s|2 10ms|2 30ms|6 30ms|4 30ms|[2, 4, 6, 8] 90ms|out 90ms|"
+			      "[2, 2, 2, 2, 2, 2, 2, 2, 2] 110ms");
+	ck_assert_int_eq(r.tr->end, END_ERROR);
+	ck_assert_ptr_nonnull(strstr(r.tr->end_msg, "test.slice:19:1: error: concurrent.futures.TimeoutError"));
+	ck_assert_int_eq(tm(&r, "MainThread")->end_ns, 160 * MS);
+	run_free(&r);
+
+	/* after shutdown(), submit() raises */
+	run_text(&r,
+		 "from concurrent.futures import ProcessPoolExecutor\n"
+		 "def f(x):\n"
+		 "    return x\n"
+		 "ex = ProcessPoolExecutor()\n"
+		 "ex.shutdown()\n"
+		 "ex.submit(f, 1)\n",
+		 NULL);
+	ck_assert_ptr_nonnull(strstr(r.tr->end_msg,
+				     "test.slice:6:1: error: RuntimeError: cannot schedule new futures after shutdown"));
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(pool_api_timeout)
+{
+	/* pool-api as the document has it: the last get(timeout=1) on a 10 s sleep raises
+	 * multiprocessing.TimeoutError at 1 s (the bundled scenario waits instead) */
+	struct run r;
+	run_text(&r,
+		 "machine cores=4\n"
+		 "from multiprocessing import Pool\n"
+		 "import time\n"
+		 "def f(x):\n"
+		 "    return x*x\n"
+		 "with Pool(processes=4) as pool:\n"
+		 "    result = pool.apply_async(f, (10,))\n"
+		 "    print(result.get(timeout=1))\n"
+		 "    print(pool.map(f, range(10)))\n"
+		 "    it = pool.imap(f, range(10))\n"
+		 "    print(it[0], it[1], it[2])\n"
+		 "    result = pool.apply_async(time.sleep, (10,))\n"
+		 "    t0 = time.time()\n"
+		 "    print(result.get(timeout=1))\n",
+		 NULL);
+	char out[256];
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, "100|[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]|0 1 4");
+	ck_assert_int_eq(r.tr->end, END_ERROR);
+	ck_assert_ptr_nonnull(strstr(r.tr->end_msg, "test.slice:14:11: error: multiprocessing.TimeoutError"));
+	int64_t t0 = -1;
+	for (int i = 0; i < r.tr->nvars; i++)
+		if (strcmp(trace_str(r.tr, r.tr->vars[i].name), "t0") == 0)
+			t0 = (int64_t)(atof(trace_str(r.tr, r.tr->vars[i].repr)) * 1e9 + 0.5);
+	ck_assert_int_gt(t0, 0);
+	/* 1 s after t0, give or take the few interpreted instructions between */
+	ck_assert_int_ge(tm(&r, "MainThread")->end_ns - t0, 1000 * MS);
+	ck_assert_int_lt(tm(&r, "MainThread")->end_ns - t0, 1000 * MS + 10000);
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(pool_chunk_error)
+{
+	/* map_async in chunks of 2: worker 1 runs 10 // 1 (10 ms) then 10 // 0, which fails the
+	 * chunk at 20 ms; worker 2 runs 2 and 5 (10, 20 ms); the apply_async of 10 // 0 fails at
+	 * 30 ms. The exceptions go to the results only: after close() and join() the run
+	 * completes, with no uncaught exception in a worker. */
+	struct run r;
+	run_text(&r,
+		 "machine cores=2 cs=0ns fork=0ns\n"
+		 "from multiprocessing import Pool\n"
+		 "def f(x):\n"
+		 "    sleep(10ms)\n"
+		 "    return 10 // x\n"
+		 "p = Pool(2)\n"
+		 "r = p.map_async(f, [1, 0, 2, 5], 2)\n"
+		 "q = p.apply_async(f, (0,))\n"
+		 "p.close()\n"
+		 "p.join()\n"
+		 "print(r.ready(), r.successful(), q.successful(), now)\n",
+		 NULL);
+	char out[256];
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, "True False False 30ms");
+	ck_assert_int_eq(r.tr->end, END_COMPLETED);
+	run_free(&r);
+}
+END_TEST
+
 Suite *ipc_suite(void)
 {
 	Suite *s = suite_create("ipc");
 	TCase *tc = tcase_create("Queues, pipes, shared memory and pools");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, join_deadlock_by_size);
+	tcase_add_test(tc, pipe_fill_counter);
 	tcase_add_test(tc, pool_fifth_task_waits);
 	tcase_add_test(tc, pool_map_and_errors);
 	tcase_add_test(tc, get_timeouts);
 	tcase_add_test(tc, shared_value_races_across_processes);
 	tcase_add_test(tc, thread_queue_and_pipe);
+	tcase_add_test(tc, pool_imap_chunks_initializer);
+	tcase_add_test(tc, futures_executors);
+	tcase_add_test(tc, pool_api_timeout);
+	tcase_add_test(tc, pool_chunk_error);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -477,6 +477,70 @@ START_TEST(global_rr_unchanged_by_new_hooks)
 }
 END_TEST
 
+/* With per-core queues a ready record names the core whose queue the thread waits in (a move
+ * to another queue is a new ready record), so a thread runs on the core its last ready record
+ * named; with the global queue ready records name no core. */
+static void ready_cores(const char *rq, bool percore)
+{
+	char text[512];
+	snprintf(text, sizeof text,
+		 "machine cores=4 runqueues='%s' policy=rr\n"
+		 "import threading\n"
+		 "def spin():\n"
+		 "    compute(20ms)\n"
+		 "    sleep(1ms)\n"
+		 "    compute(20ms)\n"
+		 "ts = []\n"
+		 "for i in range(9):\n"
+		 "    t = threading.Thread(target=spin)\n"
+		 "    t.start()\n"
+		 "    ts.append(t)\n"
+		 "for t in ts:\n"
+		 "    t.join()\n",
+		 rq);
+	struct run r;
+	run_text(&r, text, NULL);
+	ck_assert_int_eq(r.tr->end, END_COMPLETED);
+	int *last = calloc((size_t)r.tr->nthreads, sizeof *last);
+	ck_assert_ptr_nonnull(last);
+	for (int t = 0; t < r.tr->nthreads; t++)
+		last[t] = -2;
+	bool used[4] = {false};
+	int nready = 0;
+	for (size_t i = 0; i < r.tr->nrecs; i++) {
+		const struct trace_rec *x = &r.tr->recs[i];
+		if (x->kind != TR_STATE)
+			continue;
+		if (x->state == TS_READY) {
+			nready++;
+			if (!percore) {
+				ck_assert_int_eq(x->core, -1);
+				continue;
+			}
+			ck_assert_int_ge(x->core, 0);
+			ck_assert_int_lt(x->core, 4);
+			used[x->core] = true;
+			last[x->tid] = x->core;
+		} else if (x->state == TS_RUNNING && percore) {
+			ck_assert_msg(last[x->tid] == x->core,
+				      "thread %d runs on core %d, its ready record said %d", x->tid,
+				      x->core, last[x->tid]);
+		}
+	}
+	ck_assert_int_gt(nready, 9);
+	if (percore)
+		ck_assert(used[0] && used[1] && used[2] && used[3]);
+	free(last);
+	run_free(&r);
+}
+
+START_TEST(ready_records_name_the_queue)
+{
+	ready_cores("percore", true);
+	ready_cores("global", false);
+}
+END_TEST
+
 Suite *sched_suite(void)
 {
 	Suite *s = suite_create("sched");
@@ -502,6 +566,7 @@ Suite *sched_suite(void)
 	tc = tcase_create("Bad input and unchanged defaults");
 	tcase_add_test(tc, bad_scheduling_input);
 	tcase_add_test(tc, global_rr_unchanged_by_new_hooks);
+	tcase_add_test(tc, ready_records_name_the_queue);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -780,6 +780,109 @@ START_TEST(counter_tracks)
 }
 END_TEST
 
+/* Two cores with per-core run queues (the ready records name the queue's core) and a Queue
+ * whose pipe fills (TR_COUNTER records, the value in `line`):
+ *   T0      running on core 0 0-10 us
+ *   T1      ready in core 0's queue 1-5 us, moved to core 1's queue 5-7 us, running 7-10 us
+ *   q       pipe fill 65536 bytes 2-6 us, 1000 bytes 6-8 us, then 0 */
+static struct trace *percore_trace(int *q)
+{
+	struct trace *tr = trace_create(2);
+	ck_assert_ptr_nonnull(tr);
+	int p = trace_add_process(tr, 100, 0, "MainProcess");
+	ck_assert_int_eq(trace_add_thread(tr, p, 100, "T0"), 0);
+	ck_assert_int_eq(trace_add_thread(tr, p, 101, "T1"), 1);
+	*q = trace_add_object(tr, "q", "Queue", 3);
+	ck_assert_int_ge(*q, 0);
+	struct trace_rec cnt = {.tid = -1, .core = -1, .kind = TR_COUNTER, .obj = *q};
+	st(tr, 0, 0, TS_RUNNING, 0, "picked");
+	cs(tr, 0, 0, CS_RUN, 0);
+	st(tr, 0, 1, TS_NEW, -1, "thread start");
+	st(tr, 1000, 1, TS_READY, 0, "created");
+	cnt.t = 2000, cnt.line = 65536;
+	ck_assert_int_eq(trace_emit(tr, &cnt), 0);
+	st(tr, 5000, 1, TS_READY, 1, "created"); /* balancing moved it */
+	cnt.t = 6000, cnt.line = 1000;
+	ck_assert_int_eq(trace_emit(tr, &cnt), 0);
+	st(tr, 7000, 1, TS_RUNNING, 1, "picked");
+	cs(tr, 7000, 1, CS_RUN, 1);
+	cnt.t = 8000, cnt.line = 0;
+	ck_assert_int_eq(trace_emit(tr, &cnt), 0);
+	st(tr, 10000, 0, TS_DONE, -1, "exit");
+	st(tr, 10000, 1, TS_DONE, -1, "exit");
+	cs(tr, 10000, 0, CS_IDLE, -1);
+	cs(tr, 10000, 1, CS_IDLE, -1);
+	tr->makespan = 10000;
+	tr->end = END_COMPLETED;
+	return tr;
+}
+
+START_TEST(run_queue_per_core_and_pipe_fill)
+{
+	int q;
+	struct trace *tr = percore_trace(&q);
+	struct canvas c;
+	canvas_open(&c, tr, 1000, 700, false);
+	ck_assert_int_eq(viz_counter_row_y(c.v, CNT_READY, 0), -1); /* one row per core instead */
+	int r0 = viz_counter_row_y(c.v, CNT_RUNQ, 0), r1 = viz_counter_row_y(c.v, CNT_RUNQ, 1);
+	int py = viz_counter_row_y(c.v, CNT_PIPE, q);
+	ck_assert_int_gt(r0, viz_core_row_y(c.v, 1));
+	ck_assert_int_gt(r1, r0);
+	ck_assert_int_gt(py, r1);
+	ck_assert_int_eq(viz_object_row_y(c.v, 0, q), -1); /* no empty lock track for the Queue */
+	bool labelled = false;
+	for (int i = 0; i < c.v->nrows; i++)
+		if (c.v->rows[i].kind == ROW_COUNTER && c.v->rows[i].index == CNT_PIPE)
+			labelled = strcmp(c.v->rows[i].label, "pipe fill: q (max 65536 bytes)") == 0;
+	ck_assert(labelled);
+	SDL_Color k = viz_counter_color(c.v);
+	/* T1 in core 0's queue at 3 us, in core 1's at 6 us, in none at 8 us */
+	ck_assert_color(pixel(&c, viz_x_of(c.v, 3000), r0), k, "core 0's queue at 3 us");
+	ck_assert_msg(!same(pixel(&c, viz_x_of(c.v, 3000), r1), k), "core 1's queue at 3 us");
+	ck_assert_color(pixel(&c, viz_x_of(c.v, 6000 + 500), r1), k, "core 1's queue at 6.5 us");
+	ck_assert_msg(!same(pixel(&c, viz_x_of(c.v, 6500), r0), k), "core 0's queue at 6.5 us");
+	ck_assert_msg(!same(pixel(&c, viz_x_of(c.v, 8500), r1), k), "core 1's queue at 8.5 us");
+	/* the pipe: full (the maximum) at 4 us, 1000 of 65536 bytes (under a pixel) at 7 us */
+	ck_assert_color(pixel(&c, viz_x_of(c.v, 4000), py), k, "pipe full at 4 us");
+	ck_assert_msg(!same(pixel(&c, viz_x_of(c.v, 7000), py), k), "pipe almost empty at 7 us");
+	ck_assert_msg(!same(pixel(&c, viz_x_of(c.v, 9000), py), k), "pipe empty at 9 us");
+	canvas_close(&c);
+	trace_destroy(tr);
+}
+END_TEST
+
+/* The Chrome file's counter events load back as TR_COUNTER records of an object so named. */
+START_TEST(counters_load_back)
+{
+	int q;
+	struct trace *tr = percore_trace(&q);
+	size_t len;
+	char *json = chrome_text(tr, &len);
+	struct diag d;
+	struct trace *back = trace_load_chrome_text("percore.json", json, len, &d);
+	ck_assert_msg(back != NULL, "load failed: %s", d.msg);
+	static const uint32_t want[] = {65536, 1000, 0};
+	static const int64_t at[] = {2000, 6000, 8000};
+	int n = 0;
+	for (size_t i = 0; i < back->nrecs; i++) {
+		const struct trace_rec *r = &back->recs[i];
+		if (r->kind != TR_COUNTER)
+			continue;
+		ck_assert_int_lt(n, 3);
+		ck_assert_int_ge(r->obj, 0);
+		ck_assert_int_lt(r->obj, back->nobjects);
+		ck_assert_str_eq(trace_str(back, back->objects[r->obj].name), "q");
+		ck_assert_int_eq(r->line, want[n]);
+		ck_assert_int_eq(r->t, at[n]);
+		n++;
+	}
+	ck_assert_int_eq(n, 3);
+	trace_destroy(back);
+	trace_destroy(tr);
+	free(json);
+}
+END_TEST
+
 START_TEST(rerun_keeps_the_view)
 {
 	struct trace *tr = hand_trace(), *t2 = lock_trace();
@@ -838,6 +941,8 @@ Suite *viz_suite(void)
 	tcase_add_test(tc, source_line_highlighted);
 	tcase_add_test(tc, real_run_below);
 	tcase_add_test(tc, counter_tracks);
+	tcase_add_test(tc, run_queue_per_core_and_pipe_fill);
+	tcase_add_test(tc, counters_load_back);
 	tcase_add_test(tc, rerun_keeps_the_view);
 	suite_add_tcase(s, tc);
 #endif

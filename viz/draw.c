@@ -1601,7 +1601,10 @@ static void draw_tooltip(struct viz *v)
 		}
 		fmt_time(a, sizeof a, (int64_t)ta);
 		snprintf(lines[n++], 256, "%d at %s%s", val > hi ? val : hi, a,
-			 r->index == CNT_READY ? " (threads ready: the run queue)" : " (threads waiting)");
+			 r->index == CNT_READY  ? " (threads ready: the run queue)"
+			 : r->index == CNT_RUNQ ? " (threads ready in this core's queue)"
+			 : r->index == CNT_PIPE ? " bytes in the pipe"
+						: " (threads waiting)");
 		draw_box(v, lines, n, v->mx + 14, v->my + 18);
 		return;
 	}

@@ -1,8 +1,9 @@
 /* model.c — the rows the view draws, derived once from the trace's records: per thread and per
  * core, the stretches of time in one state (as the Chrome writer makes them: a record in the
  * same state, and for running on the same core, continues the stretch); per lock and GIL (the
- * TR_OBJ records) the stretches it is held and by whom; counters (threads ready, threads
- * waiting for each GIL) as steps; and the causality arrows: who woke whom (TR_WAKE) and the
+ * TR_OBJ records) the stretches it is held and by whom; counters (threads ready, per core
+ * when the ready records name the core's queue; threads waiting for each GIL; the bytes in a
+ * Queue's pipe, from TR_COUNTER records) as steps; and the causality arrows: who woke whom (TR_WAKE) and the
  * hand-overs of locks and GILs (a release, then the acquisition by a thread that waited).
  *
  * A second trace (the real run of the same program) adds its own rows below the first's, with
@@ -42,12 +43,13 @@ static int push_seg(struct vrow *r, size_t *cap, const struct open_seg *o, int64
 	return 0;
 }
 
-/* A counter's new value at t (a point at the same time replaces the last one). */
+/* A counter's new value at t (a point at the same time replaces the last one, except for a
+ * pipe's fill: data that passed through the pipe in one instant still shows, a pixel wide). */
 static int push_point(struct vrow *r, size_t *cap, int64_t t, int32_t val)
 {
 	if (r->npts > 0 && r->pts[r->npts - 1].val == val)
 		return 0;
-	if (r->npts > 0 && r->pts[r->npts - 1].t == t) {
+	if (r->npts > 0 && r->pts[r->npts - 1].t == t && r->index != CNT_PIPE) {
 		r->pts[r->npts - 1].val = val;
 		if (r->npts > 1 && r->pts[r->npts - 2].val == val)
 			r->npts--;
@@ -169,15 +171,30 @@ static int build_trace(struct build *b, int src)
 	int64_t *wait_left = calloc((size_t)nt + 1, sizeof *wait_left);
 	int64_t *released = calloc((size_t)no + 1, sizeof *released);
 	int *last_holder = calloc((size_t)no + 1, sizeof *last_holder);
+	int *cnt_row = calloc((size_t)no + 1, sizeof *cnt_row);       /* TR_COUNTER: row or -1 */
+	bool *has_obj = calloc((size_t)no + 1, sizeof *has_obj);      /* it has TR_OBJ records */
+	int *runq_row = calloc((size_t)nc + 1, sizeof *runq_row);
+	int *nrunq = calloc((size_t)nc + 1, sizeof *nrunq);
+	int *ready_core = calloc((size_t)nt + 1, sizeof *ready_core); /* its queue's core or -1 */
 	struct open_seg *open = calloc((size_t)(nt + nc + no) + 1, sizeof *open);
 	int status = -1;
 	if (!thread_row || !core_row || !obj_row || !obj_proc || !gil_row || !gil_wait || !ngil ||
-	    !wait_left || !released || !last_holder || !open)
+	    !wait_left || !released || !last_holder || !cnt_row || !has_obj || !runq_row || !nrunq ||
+	    !ready_core || !open)
 		goto out;
 	v->thread_row[src] = thread_row;
 	object_procs(tr, obj_proc);
+	bool percore = false;
+	for (int o = 0; o < no; o++)
+		cnt_row[o] = obj_row[o] = -1;
 	for (size_t i = 0; i < tr->nrecs; i++) {
 		const struct trace_rec *r = &tr->recs[i];
+		if (r->kind == TR_STATE && r->state == TS_READY && r->core >= 0 && r->core < nc)
+			percore = true;
+		if (r->kind == TR_COUNTER && r->obj >= 0 && r->obj < no)
+			cnt_row[r->obj] = 0; /* a row below */
+		if (r->kind == TR_OBJ && r->obj >= 0 && r->obj < no)
+			has_obj[r->obj] = true;
 		if (r->kind == TR_STATE && r->state == TS_GIL && r->tid >= 0 && r->tid < nt &&
 		    tr->threads[r->tid].proc >= 0 && tr->threads[r->tid].proc < np)
 			gil_wait[tr->threads[r->tid].proc] = true;
@@ -219,6 +236,8 @@ static int build_trace(struct build *b, int src)
 	for (int o = 0; o < no; o++) {
 		if (obj_proc[o] >= 0)
 			continue;
+		if (cnt_row[o] >= 0 && !has_obj[o])
+			continue; /* a Queue: its pipe's counter tells more than an empty track */
 		if (!locks)
 			new_row(b, src, ROW_LOCKS, 0, pre, "%s", "Locks");
 		locks = true;
@@ -237,10 +256,22 @@ static int build_trace(struct build *b, int src)
 		}
 	}
 	int ready_row = -1;
+	bool counters = nt > 0;
+	for (int c = 0; c < nc; c++)
+		runq_row[c] = -1;
 	if (nt > 0) {
 		new_row(b, src, ROW_COUNTERS, 0, pre, "%s", "Counters");
-		new_row(b, src, ROW_COUNTER, CNT_READY, pre, "%s", "ready threads");
-		ready_row = v->nrows - 1;
+		if (percore) {
+			for (int c = 0; c < nc; c++) {
+				struct vrow *r = new_row(b, src, ROW_COUNTER, CNT_RUNQ, pre,
+							 "run queue core %d", c);
+				r->aux = c;
+				runq_row[c] = v->nrows - 1;
+			}
+		} else {
+			new_row(b, src, ROW_COUNTER, CNT_READY, pre, "%s", "ready threads");
+			ready_row = v->nrows - 1;
+		}
 		for (int p = 0; p < np; p++) {
 			gil_row[p] = -1;
 			if (!gil_wait[p])
@@ -251,11 +282,22 @@ static int build_trace(struct build *b, int src)
 			gil_row[p] = v->nrows - 1;
 		}
 	}
+	for (int o = 0; o < no; o++) {
+		if (cnt_row[o] < 0)
+			continue;
+		if (!counters)
+			new_row(b, src, ROW_COUNTERS, 0, pre, "%s", "Counters");
+		counters = true;
+		struct vrow *r = new_row(b, src, ROW_COUNTER, CNT_PIPE, pre, "pipe fill: %s",
+					 trace_str(tr, tr->objects[o].name));
+		r->aux = o;
+		cnt_row[o] = v->nrows - 1;
+	}
 
 	for (int i = 0; i < nt + nc + no; i++)
 		open[i] = (struct open_seg){.state = -1, .who = -1};
 	for (int t = 0; t < nt; t++)
-		wait_left[t] = -1;
+		wait_left[t] = ready_core[t] = -1;
 	for (int o = 0; o < no; o++) {
 		last_holder[o] = -1;
 		released[o] = -1;
@@ -268,7 +310,24 @@ static int build_trace(struct build *b, int src)
 		if (rec->kind == TR_STATE && rec->tid >= 0 && rec->tid < nt && rec->state < TS_COUNT) {
 			struct open_seg *o = &open[rec->tid];
 			int who = rec->state == TS_RUNNING ? rec->core : -1;
-			if (o->done || (o->state == rec->state && o->who == who))
+			if (o->done)
+				continue;
+			/* the core whose queue it waits in (per-core queues; a move is a record too) */
+			int rq = percore && rec->state == TS_READY && rec->core >= 0 && rec->core < nc
+					 ? rec->core : -1;
+			if (rq != ready_core[rec->tid]) {
+				int was = ready_core[rec->tid];
+				ready_core[rec->tid] = rq;
+				if (was >= 0 &&
+				    push_point(&v->rows[runq_row[was]], &b->capts[runq_row[was]], rec->t,
+					       --nrunq[was]) < 0)
+					goto out;
+				if (rq >= 0 &&
+				    push_point(&v->rows[runq_row[rq]], &b->capts[runq_row[rq]], rec->t,
+					       ++nrunq[rq]) < 0)
+					goto out;
+			}
+			if (o->state == rec->state && o->who == who)
 				continue;
 			int row = thread_row[rec->tid];
 			if (push_seg(&v->rows[row], &b->cap[row], o, rec->t) < 0)
@@ -306,7 +365,8 @@ static int build_trace(struct build *b, int src)
 				goto out;
 			*o = (struct open_seg){.state = st, .who = who, .t = rec->t,
 					       .reason = rec->reason, .line = rec->line};
-		} else if (rec->kind == TR_OBJ && rec->obj >= 0 && rec->obj < no) {
+		} else if (rec->kind == TR_OBJ && rec->obj >= 0 && rec->obj < no &&
+			   obj_row[rec->obj] >= 0) {
 			int ob = rec->obj;
 			struct open_seg *o = &open[nt + nc + ob];
 			bool held = rec->state == OBJ_HELD && rec->tid >= 0 && rec->tid < nt;
@@ -335,6 +395,12 @@ static int build_trace(struct build *b, int src)
 			}
 			*o = (struct open_seg){.state = held ? VS_HOLD0 + who % NHOLD : -1, .who = who,
 					       .t = rec->t, .reason = rec->reason, .line = rec->line};
+		} else if (rec->kind == TR_COUNTER && rec->obj >= 0 && rec->obj < no &&
+			   cnt_row[rec->obj] >= 0) {
+			int row = cnt_row[rec->obj];
+			int32_t val = rec->line > INT32_MAX ? INT32_MAX : (int32_t)rec->line;
+			if (push_point(&v->rows[row], &b->capts[row], rec->t, val) < 0)
+				goto out;
 		} else if (rec->kind == TR_WAKE && rec->tid >= 0 && rec->tid < nt && rec->obj >= 0 &&
 			   rec->obj < nt && rec->obj != rec->tid) {
 			struct varrow a = {.t0 = rec->t, .t1 = rec->t, .from_row = thread_row[rec->obj],
@@ -374,13 +440,15 @@ static int build_trace(struct build *b, int src)
 		if (push_seg(&v->rows[core_row[c]], &b->cap[core_row[c]], &open[nt + c], end) < 0)
 			goto out;
 	for (int o = 0; o < no; o++)
-		if (push_seg(&v->rows[obj_row[o]], &b->cap[obj_row[o]], &open[nt + nc + o], end) < 0)
+		if (obj_row[o] >= 0 &&
+		    push_seg(&v->rows[obj_row[o]], &b->cap[obj_row[o]], &open[nt + nc + o], end) < 0)
 			goto out;
 	for (int i = 0; i < v->nrows; i++) { /* the scale of each counter */
 		struct vrow *r = &v->rows[i];
 		if (r->kind == ROW_COUNTER && r->src == src) {
 			size_t n = strlen(r->label);
-			snprintf(r->label + n, sizeof r->label - n, " (max %d)", r->ymax);
+			snprintf(r->label + n, sizeof r->label - n, " (max %d%s)", r->ymax,
+				 r->index == CNT_PIPE ? " bytes" : "");
 		}
 	}
 	status = 0;
@@ -398,6 +466,11 @@ out:
 	free(wait_left);
 	free(released);
 	free(last_holder);
+	free(cnt_row);
+	free(has_obj);
+	free(runq_row);
+	free(nrunq);
+	free(ready_core);
 	free(open);
 	return status;
 }
@@ -416,7 +489,9 @@ static int cmp_arrow(const void *a, const void *b)
 
 static int rows_of(const struct trace *tr)
 {
-	return 2 * tr->nprocs + tr->nthreads + tr->nobjects + 2 + tr->ncores + 1 + 2 + 1;
+	/* processes and their GIL waiters, threads, objects and their pipe fills, the headers,
+	 * cores and their run queues */
+	return 2 * tr->nprocs + tr->nthreads + 2 * tr->nobjects + 2 + 2 * tr->ncores + 1 + 2 + 1;
 }
 
 int model_build(struct viz *v, char *err, size_t errsize)
@@ -631,7 +706,7 @@ int model_cursor_line(const struct viz *v)
 			hi = mid;
 	}
 	for (size_t i = lo; i-- > 0;)
-		if (tr->recs[i].line)
+		if (tr->recs[i].line && tr->recs[i].kind != TR_COUNTER) /* its line is a value */
 			return (int)tr->recs[i].line;
 	return 0;
 }

@@ -195,7 +195,7 @@ int viz_real_thread_row_y(const struct viz *v, int thread)
 
 int viz_counter_row_y(const struct viz *v, int kind, int proc)
 {
-	return row_mid_src(v, ROW_COUNTER, kind, 0, kind == CNT_GIL ? proc : -1);
+	return row_mid_src(v, ROW_COUNTER, kind, 0, kind == CNT_READY ? -1 : proc);
 }
 
 SDL_Color viz_holder_color(const struct viz *v, int thread)

@@ -96,7 +96,8 @@ int viz_axis_ticks(const struct viz *v, int64_t *t, int *x, int max);
 /* The banner that marks a deadlock (or an error or a limit): false when there is none. */
 bool viz_banner(const struct viz *v, SDL_Rect *rect);
 /* The vertical middle of object `obj`'s row (a lock or a GIL) in trace src (0 main, 1 real),
- * a thread's row in the real run, a counter row (CNT_READY, or CNT_GIL of process proc); -1
+ * a thread's row in the real run, a counter row (CNT_READY; CNT_GIL of process `proc`,
+ * CNT_RUNQ of core `proc`, CNT_PIPE of object `proc`); -1
  * when not shown. */
 int viz_object_row_y(const struct viz *v, int src, int obj);
 int viz_real_thread_row_y(const struct viz *v, int thread);

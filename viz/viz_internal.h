@@ -35,8 +35,9 @@ static inline bool row_is_head(int kind)
 	return kind == ROW_PROC || kind == ROW_CORES || kind == ROW_LOCKS || kind == ROW_COUNTERS;
 }
 
-/* Counter tracks: how many threads are ready (the run queue), or wait for a process's GIL. */
-enum { CNT_READY, CNT_GIL };
+/* Counter tracks: how many threads are ready (the run queue: the machine's, or with per-core
+ * queues one row per core), wait for a process's GIL, or the bytes in a Queue's pipe. */
+enum { CNT_READY, CNT_GIL, CNT_RUNQ, CNT_PIPE };
 
 /* A step of a counter: value from t until the next point. */
 struct vpoint {
@@ -49,7 +50,8 @@ struct vrow {
 	int index;        /* process, thread, core, object number; counter kind (CNT_*) */
 	int group;        /* the group (header) it belongs to */
 	int src;          /* 0: the main (simulated) trace; 1: the real run shown below it */
-	int aux;          /* ROW_COUNTER CNT_GIL: the process */
+	int aux;          /* ROW_COUNTER CNT_GIL: the process; CNT_RUNQ: the core; CNT_PIPE: the
+	                   * object */
 	struct vseg *segs;
 	size_t nsegs;
 	struct vpoint *pts; /* ROW_COUNTER */

@@ -1,9 +1,9 @@
 /* check.c — what the real runner refuses before anything starts.
  *
  * The real runner answers the VM's process and thread calls (see runner.c). What it cannot
- * reproduce is every kernel object that has no real counterpart yet (locks, semaphores,
- * conditions, events, barriers, thread-locals: anything of os, threading and multiprocessing
- * not listed in `executable` below, and with-statements), and a machine setting that changes
+ * reproduce is every kernel object that has no real counterpart yet (queues, pipes, pools,
+ * executors, thread-locals, asyncio: anything of os, threading, multiprocessing and asyncio
+ * not listed in `executable` below), and a machine setting that changes
  * the work itself: a cost per interpreted instruction (`machine instr=`) is CPU time the
  * simulator adds to every line, which a real run cannot add without changing what is measured. Costs of the model's own machine (cs, fork,
  * thread, quantum) are this machine's real costs in a real run and are not refused. A core
@@ -14,18 +14,27 @@
 #include "real.h"
 
 /* What the runner executes of the modules that have kernel objects; everything else of them
- * (Lock, Semaphore, Condition, Event, Barrier, local, and what later issues add) is refused. */
+ * (Queue, Pipe, Pool, local, asyncio, and what later issues add) is refused. */
 static const char *const executable[][2] = {
 	{"os", "fork"}, {"os", "getpid"}, {"os", "getppid"}, {"os", "cpu_count"},
 	{"multiprocessing", "Process"}, {"multiprocessing", "current_process"},
 	{"multiprocessing", "active_children"}, {"multiprocessing", "cpu_count"},
 	{"threading", "Thread"}, {"threading", "current_thread"}, {"threading", "get_ident"},
+	/* process-shared pthread objects in the shared area (runner.c) */
+	{"threading", "Lock"}, {"threading", "RLock"}, {"threading", "Semaphore"},
+	{"threading", "BoundedSemaphore"}, {"threading", "Condition"}, {"threading", "Event"},
+	{"threading", "Barrier"}, {"threading", "BrokenBarrierError"},
+	{"multiprocessing", "Lock"}, {"multiprocessing", "RLock"}, {"multiprocessing", "Semaphore"},
+	{"multiprocessing", "BoundedSemaphore"}, {"multiprocessing", "Condition"},
+	{"multiprocessing", "Event"}, {"multiprocessing", "Barrier"},
+	{"multiprocessing", "Value"}, {"multiprocessing", "Array"},
 };
 
 static bool guarded(const char *module)
 {
 	return module && (strcmp(module, "os") == 0 || strcmp(module, "multiprocessing") == 0 ||
-			  strcmp(module, "threading") == 0 || strcmp(module, "asyncio") == 0);
+			  strcmp(module, "threading") == 0 || strcmp(module, "asyncio") == 0 ||
+			  strcmp(module, "queue") == 0 || strcmp(module, "concurrent.futures") == 0);
 }
 
 static bool can_execute(const char *module, const char *attr)
@@ -56,8 +65,10 @@ static void refuse(struct checker *c, const struct ast_node *n, const char *modu
 		return;
 	c->failed = true;
 	diag_set(c->err, c->ast->src, n->line, n->col,
-		 "the real runner cannot execute %s.%s yet: only processes, threads, compute, io, "
-		 "sleep and print run for real so far (docs/real.md); run it with `timeslice run`",
+		 "the real runner cannot execute %s.%s yet: processes, threads, locks, semaphores, "
+		 "conditions, events, barriers and shared Values/Arrays run for real, queues, pipes, "
+		 "pools, executors, thread-locals and coroutines not yet (docs/real.md); run it with "
+		 "`timeslice run`",
 		 module, attr);
 }
 
@@ -108,14 +119,6 @@ static void walk(struct checker *c, const struct ast_node *n)
 				refuse(c, n, mod, n->str);
 		}
 		break;
-	case AST_WITH:
-		if (!c->failed) {
-			c->failed = true;
-			diag_set(c->err, c->ast->src, n->line, n->col,
-				 "the real runner cannot execute a with-statement yet: locks do not run "
-				 "for real so far (docs/real.md); run it with `timeslice run`");
-		}
-		return;
 	case AST_EXPECT: /* checked after the run, against the trace: nothing to execute */
 		return;
 	default:

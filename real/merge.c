@@ -175,6 +175,31 @@ static uint32_t reason_of(struct merger *g, const struct real_rec *r, int core)
 	case RR_DAEMON_END:
 		snprintf(b, sizeof b, "daemon thread %s ends with its process", self);
 		break;
+	case RR_SYNC_WAIT:
+	case RR_COND_WAIT:
+	case RR_COND_REACQUIRE:
+	case RR_SYNC_DONE: {
+		const char *on = "?";
+		int hold = -1;
+		if (r->obj >= 0 && r->obj < REAL_MAX_OBJS &&
+		    r->obj < atomic_load(&g->s->hdr->nobjs)) {
+			on = g->s->objs[r->obj].name;
+			hold = (int)r->arg;
+		}
+		if (r->reason == RR_SYNC_WAIT && hold >= 0)
+			snprintf(b, sizeof b, "%s waits for %s held by %s (line %d)", self, on,
+				 tname(g, hold), line);
+		else if (r->reason == RR_SYNC_WAIT)
+			snprintf(b, sizeof b, "%s waits on %s (line %d)", self, on, line);
+		else if (r->reason == RR_COND_WAIT)
+			snprintf(b, sizeof b, "%s waits on %s (line %d), its lock released", self, on, line);
+		else if (r->reason == RR_COND_REACQUIRE)
+			snprintf(b, sizeof b, "%s woke on %s; waits to re-acquire its lock", self, on);
+		else
+			snprintf(b, sizeof b, "%s %s (line %d)", r->arg ? "timed out waiting on" :
+				 "got", on, line);
+		break;
+	}
 	default: return 0;
 	}
 	return intern(g, b);

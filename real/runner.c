@@ -327,6 +327,19 @@ static void handle_repr(void *ctx, const struct value *h, char *buf, size_t size
 		struct rthread *t = P->threads[i];
 		snprintf(buf, size, "<Thread(%s, %s)>", t->name,
 			 !t->started ? "initial" : t->done ? "stopped" : "started");
+	} else if (h->aux == H_VALUE && h->u.i >= 0 && h->u.i < atomic_load(&R->shm.hdr->nobjs)) {
+		const struct real_sobj *o = &R->shm.objs[h->u.i];
+		int64_t bits = __atomic_load_n(&R->shm.data[o->data], __ATOMIC_RELAXED);
+		double d;
+		memcpy(&d, &bits, sizeof d);
+		if (o->typecode == 'f' || o->typecode == 'd')
+			snprintf(buf, size, "<Synchronized wrapper for c_double(%g)>", d);
+		else
+			snprintf(buf, size, "<Synchronized wrapper for c_long(%lld)>", (long long)bits);
+	} else if (h->aux != H_PROCESS && h->aux != H_THREAD && h->u.i >= 0 &&
+		   h->u.i < atomic_load(&R->shm.hdr->nobjs)) {
+		snprintf(buf, size, "<%s %s>", vm_handle_class((enum vm_handle_kind)h->aux),
+			 R->shm.objs[h->u.i].name);
 	} else {
 		snprintf(buf, size, "<object %d>", i);
 	}
@@ -1080,6 +1093,836 @@ static void sys_setattr(struct rproc *P, struct rthread *T, const struct vm_call
 	sys_raise(T, "AttributeError", "cannot set attribute '%s'", a);
 }
 
+/* ---- synchronisation objects and shared memory (process-shared, in the shared area) ----
+ *
+ * Every object is a monitor in the shared mapping (shm.h's struct real_sobj): a robust,
+ * process-shared mutex guards its fields and waiters wait on its process-shared condition
+ * variable, so threads of one process and processes that inherited the handle (its index) by
+ * fork share it. A Lock is an owner field under that mutex rather than the pthread mutex itself:
+ * Python lets any thread release a Lock, which a pthread mutex forbids. Who gets a released
+ * lock is the OS's choice (the simulator hands over in FIFO order). A thread that must wait
+ * records TS_LOCK and releases its interpreter lock (or the GIL) while it waits. */
+
+static struct real_sobj *sobj_at(struct value h)
+{
+	int64_t i = h.u.i;
+	if (i < 0 || i >= atomic_load(&R->shm.hdr->nobjs))
+		return NULL;
+	return &R->shm.objs[i];
+}
+
+static void sobj_lock(struct real_sobj *o)
+{
+	if (pthread_mutex_lock(&o->mu) == EOWNERDEAD) /* a process died holding it */
+		pthread_mutex_consistent(&o->mu);
+}
+
+static void sobj_unlock(struct real_sobj *o)
+{
+	pthread_mutex_unlock(&o->mu);
+}
+
+/* Waits on o's condition (o->mu held) until woken or the absolute deadline (-1: none). Returns
+ * false when the deadline passed. */
+static bool sobj_wait(struct real_sobj *o, int64_t deadline)
+{
+	int rc;
+	if (deadline < 0) {
+		rc = pthread_cond_wait(&o->cv, &o->mu);
+	} else {
+		struct timespec ts;
+		abs_deadline(&ts, deadline);
+		rc = pthread_cond_timedwait(&o->cv, &o->mu, &ts);
+	}
+	if (rc == EOWNERDEAD)
+		pthread_mutex_consistent(&o->mu);
+	return rc != ETIMEDOUT;
+}
+
+static void sync_block(struct rthread *T, int reason, int obj, int64_t arg)
+{
+	rec_state(T, TS_LOCK, reason, obj, arg);
+	il_release(T);
+}
+
+static void sync_unblock(struct rthread *T, int obj, bool timed_out)
+{
+	il_acquire(T);
+	rec_state(T, TS_RUNNING, RR_SYNC_DONE, obj, timed_out);
+}
+
+/* A timeout argument (seconds, a duration, None = -1). Returns false after raising. */
+static bool timeout_of(struct rthread *T, const struct value *v, int64_t *ns)
+{
+	*ns = -1;
+	if (!v || v->type == V_NONE)
+		return true;
+	if (v->type == V_DUR)
+		*ns = v->u.i;
+	else if (v->type == V_INT || v->type == V_BOOL)
+		*ns = v->u.i * 1000000000LL;
+	else if (v->type == V_FLOAT)
+		*ns = (int64_t)(v->u.f * 1e9);
+	else {
+		sys_raise(T, "TypeError", "timeout must be a number or a duration");
+		return false;
+	}
+	return true;
+}
+
+static int64_t deadline_of(int64_t timeout)
+{
+	return timeout < 0 ? -1 : real_mono_ns() + timeout;
+}
+
+/* Takes lock L for T, waiting at most until deadline (-1: none; with blocking false: not at
+ * all). Returns whether T holds it. */
+static bool lock_take(struct rthread *T, int idx, bool blocking, int64_t deadline)
+{
+	struct real_sobj *L = &R->shm.objs[idx];
+	bool rlock = L->kind == H_RLOCK;
+	sobj_lock(L);
+	if (L->owner < 0 || (rlock && L->owner == T->slot)) {
+		L->owner = T->slot;
+		L->count++;
+		sobj_unlock(L);
+		return true;
+	}
+	int holder = L->owner;
+	sobj_unlock(L);
+	if (!blocking || (deadline >= 0 && real_mono_ns() >= deadline))
+		return false;
+	sync_block(T, RR_SYNC_WAIT, idx, holder);
+	sobj_lock(L);
+	bool ok = true;
+	while (L->owner >= 0)
+		if (!sobj_wait(L, deadline) && L->owner >= 0) {
+			ok = false;
+			break;
+		}
+	if (ok) {
+		L->owner = T->slot;
+		L->count = 1;
+	}
+	sobj_unlock(L);
+	sync_unblock(T, idx, !ok);
+	return ok;
+}
+
+static void lock_acquire_call(struct rthread *T, int idx, const struct vm_call *c, bool with)
+{
+	const struct value *bv = with ? NULL : c->argc > 0 ? &c->argv[0] : kwarg(c, "blocking");
+	const struct value *tv = with ? NULL : c->argc > 1 ? &c->argv[1] : kwarg(c, "timeout");
+	bool blocking = !bv || vm_truthy(*bv);
+	int64_t timeout = -1;
+	if (tv && !((tv->type == V_INT && tv->u.i == -1) || (tv->type == V_FLOAT && tv->u.f == -1))) {
+		if (!blocking) {
+			sys_raise(T, "ValueError", "can't specify a timeout for a non-blocking call");
+			return;
+		}
+		if (!timeout_of(T, tv, &timeout))
+			return;
+		if (timeout < 0 && tv->type != V_NONE) {
+			sys_raise(T, "ValueError", "timeout value must be positive");
+			return;
+		}
+	}
+	bool ok = lock_take(T, idx, blocking, deadline_of(timeout));
+	vm_return(T->vm, with ? vm_none() : vm_bool(ok));
+}
+
+static void lock_release_call(struct rthread *T, int idx)
+{
+	struct real_sobj *L = &R->shm.objs[idx];
+	sobj_lock(L);
+	if (L->kind == H_RLOCK && L->owner != T->slot) {
+		sobj_unlock(L);
+		sys_raise(T, "RuntimeError", "cannot release un-acquired lock");
+		return;
+	}
+	if (L->owner < 0) {
+		sobj_unlock(L);
+		sys_raise(T, "RuntimeError", "release unlocked lock");
+		return;
+	}
+	if (--L->count <= 0) {
+		L->count = 0;
+		L->owner = -1;
+		pthread_cond_signal(&L->cv);
+	}
+	sobj_unlock(L);
+	vm_return(T->vm, vm_none());
+}
+
+static void cond_wait_call(struct rthread *T, int idx, const struct vm_call *c)
+{
+	struct real_sobj *cv = &R->shm.objs[idx];
+	struct real_sobj *L = &R->shm.objs[cv->lock];
+	const struct value *tv = c->argc > 0 ? &c->argv[0] : kwarg(c, "timeout");
+	int64_t timeout;
+	if (!timeout_of(T, tv, &timeout))
+		return;
+	int64_t deadline = deadline_of(timeout);
+	sobj_lock(L);
+	if (L->owner != T->slot) {
+		sobj_unlock(L);
+		sys_raise(T, "RuntimeError", "cannot wait on un-acquired lock");
+		return;
+	}
+	sobj_lock(cv); /* registered before the lock is released: no notify is lost */
+	cv->nwait++;
+	sobj_unlock(cv);
+	int64_t saved = L->count;
+	L->owner = -1;
+	L->count = 0;
+	pthread_cond_signal(&L->cv);
+	sobj_unlock(L);
+	sync_block(T, RR_COND_WAIT, idx, -1);
+	sobj_lock(cv);
+	bool notified = false;
+	for (;;) {
+		if (cv->wakeups > 0) {
+			cv->wakeups--;
+			notified = true;
+			break;
+		}
+		if (!sobj_wait(cv, deadline)) {
+			if (cv->wakeups > 0) {
+				cv->wakeups--;
+				notified = true;
+			}
+			break;
+		}
+	}
+	cv->nwait--;
+	sobj_unlock(cv);
+	rec_state(T, TS_LOCK, RR_COND_REACQUIRE, idx, 0);
+	sobj_lock(L);
+	while (L->owner >= 0)
+		sobj_wait(L, -1);
+	L->owner = T->slot;
+	L->count = saved;
+	sobj_unlock(L);
+	sync_unblock(T, idx, !notified);
+	vm_return(T->vm, vm_bool(notified));
+}
+
+static void cond_notify_call(struct rthread *T, int idx, const struct vm_call *c, bool all)
+{
+	struct real_sobj *cv = &R->shm.objs[idx];
+	struct real_sobj *L = &R->shm.objs[cv->lock];
+	int64_t n = 1;
+	const struct value *nv = all ? NULL : c->argc > 0 ? &c->argv[0] : kwarg(c, "n");
+	if (nv) {
+		if (nv->type != V_INT) {
+			sys_raise(T, "TypeError", "n must be an integer");
+			return;
+		}
+		n = nv->u.i;
+	}
+	sobj_lock(L);
+	bool owned = L->owner == T->slot;
+	sobj_unlock(L);
+	if (!owned) {
+		sys_raise(T, "RuntimeError", "cannot notify on un-acquired lock");
+		return;
+	}
+	sobj_lock(cv);
+	int64_t free_waiters = cv->nwait - cv->wakeups;
+	int64_t k = all || n > free_waiters ? free_waiters : n;
+	if (k > 0) {
+		cv->wakeups += (int32_t)k;
+		pthread_cond_broadcast(&cv->cv);
+	}
+	sobj_unlock(cv);
+	vm_return(T->vm, vm_none());
+}
+
+static void sem_acquire_call(struct rthread *T, int idx, const struct vm_call *c, bool with)
+{
+	struct real_sobj *o = &R->shm.objs[idx];
+	const struct value *bv = with ? NULL : c->argc > 0 ? &c->argv[0] : kwarg(c, "blocking");
+	const struct value *tv = with ? NULL : c->argc > 1 ? &c->argv[1] : kwarg(c, "timeout");
+	bool blocking = !bv || vm_truthy(*bv);
+	int64_t timeout = -1;
+	if (tv && tv->type != V_NONE) {
+		if (!blocking) {
+			sys_raise(T, "ValueError", "can't specify timeout for non-blocking acquire");
+			return;
+		}
+		if (!timeout_of(T, tv, &timeout))
+			return;
+	}
+	int64_t deadline = deadline_of(timeout);
+	sobj_lock(o);
+	bool ok = o->count > 0;
+	if (ok)
+		o->count--;
+	sobj_unlock(o);
+	if (!ok && blocking && timeout != 0) {
+		sync_block(T, RR_SYNC_WAIT, idx, -1);
+		sobj_lock(o);
+		ok = true;
+		while (o->count <= 0)
+			if (!sobj_wait(o, deadline) && o->count <= 0) {
+				ok = false;
+				break;
+			}
+		if (ok)
+			o->count--;
+		sobj_unlock(o);
+		sync_unblock(T, idx, !ok);
+	}
+	vm_return(T->vm, with ? vm_none() : vm_bool(ok));
+}
+
+static void sem_release_call(struct rthread *T, int idx, const struct vm_call *c, bool with)
+{
+	struct real_sobj *o = &R->shm.objs[idx];
+	const struct value *nv = with ? NULL : c->argc > 0 ? &c->argv[0] : kwarg(c, "n");
+	int64_t n = 1;
+	if (nv) {
+		if (nv->type != V_INT) {
+			sys_raise(T, "TypeError", "n must be an integer");
+			return;
+		}
+		n = nv->u.i;
+		if (n < 1) {
+			sys_raise(T, "ValueError", "n must be one or more");
+			return;
+		}
+	}
+	sobj_lock(o);
+	if (o->bound >= 0 && o->count + n > o->bound) {
+		sobj_unlock(o);
+		sys_raise(T, "ValueError", "Semaphore released too many times");
+		return;
+	}
+	o->count += n;
+	pthread_cond_broadcast(&o->cv);
+	sobj_unlock(o);
+	vm_return(T->vm, vm_none());
+}
+
+static void event_wait_call(struct rthread *T, int idx, const struct vm_call *c)
+{
+	struct real_sobj *o = &R->shm.objs[idx];
+	const struct value *tv = c->argc > 0 ? &c->argv[0] : kwarg(c, "timeout");
+	int64_t timeout;
+	if (!timeout_of(T, tv, &timeout))
+		return;
+	int64_t deadline = deadline_of(timeout);
+	sobj_lock(o);
+	bool set = o->flag;
+	sobj_unlock(o);
+	if (!set && timeout != 0) {
+		sync_block(T, RR_SYNC_WAIT, idx, -1);
+		sobj_lock(o);
+		while (!o->flag && sobj_wait(o, deadline))
+			;
+		set = o->flag;
+		sobj_unlock(o);
+		sync_unblock(T, idx, !set);
+	}
+	vm_return(T->vm, vm_bool(set));
+}
+
+static void barrier_wait_call(struct rthread *T, int idx, const struct vm_call *c)
+{
+	struct real_sobj *o = &R->shm.objs[idx];
+	const struct value *tv = c->argc > 0 ? &c->argv[0] : kwarg(c, "timeout");
+	int64_t timeout = o->btimeout;
+	if (tv && tv->type != V_NONE && !timeout_of(T, tv, &timeout))
+		return;
+	int64_t deadline = deadline_of(timeout);
+	sobj_lock(o);
+	if (o->broken) {
+		sobj_unlock(o);
+		sys_raise(T, "BrokenBarrierError", "the barrier is broken");
+		return;
+	}
+	int index = o->arrived++;
+	if (o->arrived == o->parties) {
+		o->arrived = 0;
+		o->gen++;
+		pthread_cond_broadcast(&o->cv);
+		sobj_unlock(o);
+		vm_return(T->vm, vm_int(index));
+		return;
+	}
+	uint64_t gen = o->gen;
+	sobj_unlock(o);
+	sync_block(T, RR_SYNC_WAIT, idx, -1);
+	sobj_lock(o);
+	bool timed_out = false;
+	while (o->gen == gen && !o->broken)
+		if (!sobj_wait(o, deadline) && o->gen == gen && !o->broken) {
+			timed_out = true; /* as CPython: a timeout breaks the barrier for everyone */
+			o->broken = 1;
+			o->broken_gen = gen + 1;
+			pthread_cond_broadcast(&o->cv);
+			break;
+		}
+	bool broken = o->broken_gen == gen + 1;
+	sobj_unlock(o);
+	sync_unblock(T, idx, timed_out);
+	if (broken)
+		sys_raise(T, "BrokenBarrierError", "the barrier is broken");
+	else
+		vm_return(T->vm, vm_int(index));
+}
+
+static void barrier_break(struct real_sobj *o, bool reset)
+{
+	sobj_lock(o);
+	if (reset || o->arrived > 0)
+		o->broken_gen = o->gen + 1;
+	o->arrived = 0;
+	o->gen++;
+	o->broken = reset ? 0 : 1;
+	pthread_cond_broadcast(&o->cv);
+	sobj_unlock(o);
+}
+
+/* Value and Array elements: plain (relaxed) loads and stores of the shared arena, so
+ * `v.value += 1` in two processes is a read, then a write, and updates can be lost. */
+static bool tc_float(char tc)
+{
+	return tc == 'f' || tc == 'd';
+}
+
+static struct value elem_load(const struct real_sobj *o, int64_t i)
+{
+	int64_t bits = __atomic_load_n(&R->shm.data[o->data + i], __ATOMIC_RELAXED);
+	if (tc_float(o->typecode)) {
+		double d;
+		memcpy(&d, &bits, sizeof d);
+		return vm_float(d);
+	}
+	return vm_int(bits);
+}
+
+/* Stores v as ctypes would (integers wrap to the type's width). Returns false after raising. */
+static bool elem_store(struct rthread *T, const struct real_sobj *o, int64_t i, struct value v)
+{
+	int64_t bits;
+	if (tc_float(o->typecode)) {
+		double d;
+		if (v.type == V_FLOAT)
+			d = v.u.f;
+		else if (v.type == V_INT || v.type == V_BOOL)
+			d = (double)v.u.i;
+		else {
+			sys_raise(T, "TypeError", "must be real number");
+			return false;
+		}
+		if (o->typecode == 'f')
+			d = (float)d;
+		memcpy(&bits, &d, sizeof bits);
+	} else {
+		if (v.type != V_INT && v.type != V_BOOL) {
+			sys_raise(T, "TypeError", "int expected instead of %s",
+				  v.type == V_FLOAT ? "float" : "this type");
+			return false;
+		}
+		int64_t x = v.u.i;
+		switch (o->typecode) {
+		case 'b': bits = (int8_t)x; break;
+		case 'B': bits = (uint8_t)x; break;
+		case 'h': bits = (int16_t)x; break;
+		case 'H': bits = (uint16_t)x; break;
+		case 'i': bits = (int32_t)x; break;
+		case 'I': bits = (uint32_t)x; break;
+		default: bits = x; break;
+		}
+	}
+	__atomic_store_n(&R->shm.data[o->data + i], bits, __ATOMIC_RELAXED);
+	return true;
+}
+
+static int sobj_make(struct rthread *T, int kind, const char *target, const char *cls)
+{
+	char name[64];
+	if (target)
+		snprintf(name, sizeof name, "%s", target);
+	else
+		snprintf(name, sizeof name, "%s-%d", cls, atomic_load(&R->shm.hdr->nobjs) + 1);
+	int i = real_shm_new_obj(&R->shm, kind, name);
+	if (i < 0)
+		sys_raise(T, "RuntimeError", "the real runner makes at most %d objects per run",
+			  REAL_MAX_OBJS);
+	return i;
+}
+
+/* Lock(), RLock(), Semaphore(v), BoundedSemaphore(v), Condition([lock]), Event(),
+ * Barrier(n[, timeout=]), Value(tc, init[, lock=]), Array(tc, n|seq[, lock=]). */
+static void sys_obj_new(struct rthread *T, const struct vm_call *c)
+{
+	const char *cls = c->name ? c->name : "";
+	const struct value *a0 = c->argc > 0 ? &c->argv[0] : NULL;
+	int i;
+	if (strcmp(cls, "Lock") == 0 || strcmp(cls, "RLock") == 0) {
+		int kind = cls[0] == 'R' ? H_RLOCK : H_LOCK;
+		if ((i = sobj_make(T, kind, c->target, cls)) >= 0)
+			vm_return(T->vm, vm_handle(kind, i));
+		return;
+	}
+	if (strcmp(cls, "Semaphore") == 0 || strcmp(cls, "BoundedSemaphore") == 0) {
+		int64_t value = 1;
+		if (!a0)
+			a0 = kwarg(c, "value");
+		if (a0) {
+			if (a0->type != V_INT) {
+				sys_raise(T, "TypeError", "semaphore value must be an integer");
+				return;
+			}
+			value = a0->u.i;
+		}
+		if (value < 0) {
+			sys_raise(T, "ValueError", "semaphore initial value must be >= 0");
+			return;
+		}
+		if ((i = sobj_make(T, H_SEMAPHORE, c->target, cls)) < 0)
+			return;
+		R->shm.objs[i].count = value;
+		R->shm.objs[i].bound = cls[0] == 'B' ? value : -1;
+		vm_return(T->vm, vm_handle(H_SEMAPHORE, i));
+		return;
+	}
+	if (strcmp(cls, "Condition") == 0) {
+		if (!a0)
+			a0 = kwarg(c, "lock");
+		int lock = -1;
+		if (a0 && a0->type != V_NONE) {
+			if (a0->type != V_HANDLE || (a0->aux != H_LOCK && a0->aux != H_RLOCK) ||
+			    !sobj_at(*a0)) {
+				sys_raise(T, "TypeError", "Condition(lock) needs a Lock or RLock");
+				return;
+			}
+			lock = (int)a0->u.i;
+		}
+		if ((i = sobj_make(T, H_CONDITION, c->target, cls)) < 0)
+			return;
+		if (lock < 0) { /* Condition() makes an RLock of its own */
+			char name[64];
+			snprintf(name, sizeof name, "%.40s.lock", R->shm.objs[i].name);
+			if ((lock = real_shm_new_obj(&R->shm, H_RLOCK, name)) < 0) {
+				sys_raise(T, "RuntimeError", "too many objects");
+				return;
+			}
+		}
+		R->shm.objs[i].lock = lock;
+		vm_return(T->vm, vm_handle(H_CONDITION, i));
+		return;
+	}
+	if (strcmp(cls, "Event") == 0) {
+		if ((i = sobj_make(T, H_EVENT, c->target, cls)) >= 0)
+			vm_return(T->vm, vm_handle(H_EVENT, i));
+		return;
+	}
+	if (strcmp(cls, "Barrier") == 0) {
+		if (!a0)
+			a0 = kwarg(c, "parties");
+		if (!a0 || a0->type != V_INT) {
+			sys_raise(T, "TypeError", "Barrier(parties) needs an integer");
+			return;
+		}
+		if (a0->u.i < 1) {
+			sys_raise(T, "ValueError", "parties must be > 0");
+			return;
+		}
+		int64_t timeout = -1;
+		if (!timeout_of(T, kwarg(c, "timeout"), &timeout))
+			return;
+		if ((i = sobj_make(T, H_BARRIER, c->target, cls)) < 0)
+			return;
+		R->shm.objs[i].parties = (int32_t)a0->u.i;
+		R->shm.objs[i].btimeout = timeout;
+		vm_return(T->vm, vm_handle(H_BARRIER, i));
+		return;
+	}
+	if (strcmp(cls, "Value") == 0 || strcmp(cls, "Array") == 0) {
+		bool arr = cls[0] == 'A';
+		if (!a0 || a0->type != V_STR) {
+			sys_raise(T, "TypeError", "%s() needs a typecode such as 'i' or 'd'", cls);
+			return;
+		}
+		const char *tc = vm_str_data(*a0, NULL);
+		if (!strchr("bBhHiIlLqQfd", tc[0]) || tc[1]) {
+			sys_raise(T, "TypeError", "bad typecode for the real runner (b, B, h, H, i, I, l, "
+				  "L, q, Q, f or d): '%s'", tc);
+			return;
+		}
+		const struct value *init = c->argc > 1 ? &c->argv[1] : NULL;
+		int64_t n = 1;
+		if (arr) {
+			if (init && init->type == V_INT)
+				n = init->u.i;
+			else if (init && vm_seq_len(*init) >= 0)
+				n = vm_seq_len(*init);
+			else {
+				sys_raise(T, "TypeError", "Array() needs a size or a sequence");
+				return;
+			}
+			if (n < 0 || n > 1000000) {
+				sys_raise(T, "ValueError", "Array size must be 0 to 1000000");
+				return;
+			}
+		}
+		int kind = arr ? H_ARRAY : H_VALUE;
+		if ((i = sobj_make(T, kind, c->target, cls)) < 0)
+			return;
+		struct real_sobj *o = &R->shm.objs[i];
+		o->typecode = tc[0];
+		o->n = (int32_t)n;
+		o->data = real_shm_new_data(&R->shm, n);
+		if (o->data < 0) {
+			sys_raise(T, "MemoryError", "the real runner's shared arena is full (%zu elements)",
+				  (size_t)REAL_DATA_CAP);
+			return;
+		}
+		for (int64_t k = 0; k < n; k++) {
+			struct value v = tc_float(tc[0]) ? vm_float(0) : vm_int(0);
+			if (!arr && init)
+				v = *init;
+			else if (arr && init && init->type != V_INT)
+				v = vm_seq_item(*init, (int)k);
+			if (!elem_store(T, o, k, v))
+				return;
+		}
+		const struct value *lk = kwarg(c, "lock");
+		if (!lk || vm_truthy(*lk)) {
+			char name[64];
+			snprintf(name, sizeof name, "%.40s.lock", o->name);
+			if ((o->lock = real_shm_new_obj(&R->shm, H_RLOCK, name)) < 0) {
+				sys_raise(T, "RuntimeError", "too many objects");
+				return;
+			}
+		}
+		vm_return(T->vm, vm_handle(kind, i));
+		return;
+	}
+	/* real_check refuses the rest before the run; this is for a dynamic use */
+	sys_raise(T, "NotImplementedError", "the real runner cannot execute %s() yet",
+		  c->name ? c->name : "this object");
+}
+
+static bool is_sobj_kind(int aux)
+{
+	return aux == H_LOCK || aux == H_RLOCK || aux == H_SEMAPHORE || aux == H_CONDITION ||
+	       aux == H_EVENT || aux == H_BARRIER || aux == H_VALUE || aux == H_ARRAY;
+}
+
+static void sobj_method(struct rthread *T, const struct vm_call *c)
+{
+	struct real_sobj *o = sobj_at(c->self);
+	const char *m = c->name;
+	if (!o || o->kind != c->self.aux) {
+		sys_raise(T, "RuntimeError", "not an object of this run");
+		return;
+	}
+	int idx = (int)c->self.u.i;
+	bool enter = strcmp(m, "__enter__") == 0, exit_ = strcmp(m, "__exit__") == 0;
+	bool acq = enter || strcmp(m, "acquire") == 0, rel = exit_ || strcmp(m, "release") == 0;
+	switch (o->kind) {
+	case H_LOCK:
+	case H_RLOCK:
+		if (acq) {
+			lock_acquire_call(T, idx, c, enter);
+			return;
+		}
+		if (rel) {
+			lock_release_call(T, idx);
+			return;
+		}
+		if (strcmp(m, "locked") == 0) {
+			sobj_lock(o);
+			bool l = o->owner >= 0;
+			sobj_unlock(o);
+			vm_return(T->vm, vm_bool(l));
+			return;
+		}
+		break;
+	case H_SEMAPHORE:
+		if (acq) {
+			sem_acquire_call(T, idx, c, enter);
+			return;
+		}
+		if (rel) {
+			sem_release_call(T, idx, c, exit_);
+			return;
+		}
+		break;
+	case H_CONDITION:
+		if (acq) {
+			lock_acquire_call(T, o->lock, c, enter);
+			return;
+		}
+		if (rel) {
+			lock_release_call(T, o->lock);
+			return;
+		}
+		if (strcmp(m, "wait") == 0) {
+			cond_wait_call(T, idx, c);
+			return;
+		}
+		if (strcmp(m, "notify") == 0 || strcmp(m, "notify_all") == 0 ||
+		    strcmp(m, "notifyAll") == 0) {
+			cond_notify_call(T, idx, c, strcmp(m, "notify") != 0);
+			return;
+		}
+		if (strcmp(m, "wait_for") == 0) {
+			sys_raise(T, "NotImplementedError", "the real runner cannot execute "
+				  "Condition.wait_for() yet: write `while not pred(): cond.wait()`");
+			return;
+		}
+		break;
+	case H_EVENT:
+		if (strcmp(m, "set") == 0 || strcmp(m, "clear") == 0) {
+			sobj_lock(o);
+			o->flag = m[0] == 's';
+			if (o->flag)
+				pthread_cond_broadcast(&o->cv);
+			sobj_unlock(o);
+			vm_return(T->vm, vm_none());
+			return;
+		}
+		if (strcmp(m, "is_set") == 0 || strcmp(m, "isSet") == 0) {
+			sobj_lock(o);
+			bool f = o->flag;
+			sobj_unlock(o);
+			vm_return(T->vm, vm_bool(f));
+			return;
+		}
+		if (strcmp(m, "wait") == 0) {
+			event_wait_call(T, idx, c);
+			return;
+		}
+		break;
+	case H_BARRIER:
+		if (strcmp(m, "wait") == 0) {
+			barrier_wait_call(T, idx, c);
+			return;
+		}
+		if (strcmp(m, "abort") == 0 || strcmp(m, "reset") == 0) {
+			barrier_break(o, m[0] == 'r');
+			vm_return(T->vm, vm_none());
+			return;
+		}
+		break;
+	case H_VALUE:
+	case H_ARRAY:
+		if (strcmp(m, "get_lock") == 0 || acq || rel) {
+			if (o->lock < 0) {
+				sys_raise(T, "AttributeError", "'%s' object has no attribute '%s' (made "
+					  "with lock=False)", o->kind == H_VALUE ? "Value" : "Array", m);
+				return;
+			}
+			if (acq)
+				lock_acquire_call(T, o->lock, c, enter);
+			else if (rel)
+				lock_release_call(T, o->lock);
+			else
+				vm_return(T->vm, vm_handle(H_RLOCK, o->lock));
+			return;
+		}
+		if (o->kind != H_ARRAY)
+			break;
+		if (strcmp(m, "__len__") == 0) {
+			vm_return(T->vm, vm_int(o->n));
+			return;
+		}
+		if (strcmp(m, "tolist") == 0 || (strcmp(m, "__getitem__") == 0 && c->argc == 3)) {
+			struct value *items = calloc((size_t)o->n + 1, sizeof *items);
+			if (!items) {
+				sys_raise(T, "MemoryError", "out of memory");
+				return;
+			}
+			for (int k = 0; k < o->n; k++)
+				items[k] = elem_load(o, k);
+			struct value all = vm_list(o->n, items), out;
+			free(items);
+			if (m[0] == 't') {
+				vm_return(T->vm, all);
+				return;
+			}
+			char err[256];
+			bool ok = vm_slice_of(all, c->argv[0], c->argv[1], c->argv[2], &out, err,
+					      sizeof err);
+			vm_unref(all);
+			if (!ok)
+				sys_raise(T, "TypeError", "%s", err);
+			else
+				vm_return(T->vm, out);
+			return;
+		}
+		if (strcmp(m, "__getitem__") == 0 || strcmp(m, "__setitem__") == 0) {
+			if (c->argc < 1 || c->argv[0].type != V_INT) {
+				sys_raise(T, "TypeError", "array indices must be integers");
+				return;
+			}
+			int64_t k = c->argv[0].u.i;
+			if (k < 0)
+				k += o->n;
+			if (k < 0 || k >= o->n) {
+				sys_raise(T, "IndexError", "invalid index");
+				return;
+			}
+			if (m[2] == 'g')
+				vm_return(T->vm, elem_load(o, k));
+			else if (elem_store(T, o, k, c->argc > 1 ? c->argv[1] : vm_none()))
+				vm_return(T->vm, vm_none());
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	sys_raise(T, "AttributeError", "'%s' object has no attribute '%s'",
+		  vm_handle_class((enum vm_handle_kind)o->kind), m);
+}
+
+static void sobj_getattr(struct rthread *T, const struct vm_call *c)
+{
+	struct real_sobj *o = sobj_at(c->self);
+	const char *a = c->name;
+	if (o && o->kind == H_VALUE && strcmp(a, "value") == 0) {
+		vm_return(T->vm, elem_load(o, 0));
+		return;
+	}
+	if (o && o->kind == H_BARRIER) {
+		sobj_lock(o);
+		int parties = o->parties, arrived = o->arrived, broken = o->broken;
+		sobj_unlock(o);
+		if (strcmp(a, "parties") == 0) {
+			vm_return(T->vm, vm_int(parties));
+			return;
+		}
+		if (strcmp(a, "n_waiting") == 0) {
+			vm_return(T->vm, vm_int(arrived));
+			return;
+		}
+		if (strcmp(a, "broken") == 0) {
+			vm_return(T->vm, vm_bool(broken));
+			return;
+		}
+	}
+	sys_raise(T, "AttributeError", "'%s' object has no attribute '%s'",
+		  vm_handle_class((enum vm_handle_kind)c->self.aux), a);
+}
+
+static void sobj_setattr(struct rthread *T, const struct vm_call *c)
+{
+	struct real_sobj *o = sobj_at(c->self);
+	if (o && o->kind == H_VALUE && strcmp(c->name, "value") == 0 && c->argc > 0) {
+		if (elem_store(T, o, 0, c->argv[0]))
+			vm_return(T->vm, vm_none());
+		return;
+	}
+	sys_raise(T, "AttributeError", "'%s' object attribute '%s' is read-only",
+		  vm_handle_class((enum vm_handle_kind)c->self.aux), c->name);
+}
+
 static void syscall_answer(struct rproc **Pp, struct rthread **Tp, const struct vm_call *c)
 {
 	struct rproc *P = *Pp;
@@ -1152,17 +1995,25 @@ static void syscall_answer(struct rproc **Pp, struct rthread **Tp, const struct 
 		sys_new(P, T, c, c->sys == SYS_PROCESS_NEW);
 		return;
 	case SYS_METHOD:
-		sys_method(Pp, Tp, c);
+		if (is_sobj_kind(c->self.aux))
+			sobj_method(T, c);
+		else
+			sys_method(Pp, Tp, c);
 		return;
 	case SYS_GETATTR:
-		sys_getattr(P, T, c);
+		if (is_sobj_kind(c->self.aux))
+			sobj_getattr(T, c);
+		else
+			sys_getattr(P, T, c);
 		return;
 	case SYS_SETATTR:
-		sys_setattr(P, T, c);
+		if (is_sobj_kind(c->self.aux))
+			sobj_setattr(T, c);
+		else
+			sys_setattr(P, T, c);
 		return;
-	case SYS_NEW: /* real_check refuses these before the run; this is for a dynamic use */
-		sys_raise(T, "NotImplementedError", "the real runner cannot execute %s() yet",
-			  c->name ? c->name : "this object");
+	case SYS_NEW:
+		sys_obj_new(T, c);
 		return;
 	case SYS_QUERY:
 	default:

@@ -24,7 +24,9 @@ int real_shm_map(struct real_shm *s)
 	size_t threads = align_up(sizeof(struct real_tslot) * REAL_MAX_THREADS);
 	size_t text = align_up(REAL_TEXT_CAP);
 	size_t recs = sizeof(struct real_rec) * (size_t)REAL_MAX_THREADS * REAL_RECS_PER_THREAD;
-	size_t size = hdr + procs + threads + text + recs;
+	size_t objs = align_up(sizeof(struct real_sobj) * REAL_MAX_OBJS);
+	size_t data = align_up(sizeof(int64_t) * REAL_DATA_CAP);
+	size_t size = hdr + procs + threads + text + objs + data + recs;
 	/* Anonymous and shared: inherited by every fork, gone with the last process mapping it.
 	 * Pages are only backed when touched, so the size is an upper bound, not a cost. */
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -38,7 +40,9 @@ int real_shm_map(struct real_shm *s)
 	s->procs = (struct real_pslot *)(b + hdr);
 	s->threads = (struct real_tslot *)(b + hdr + procs);
 	s->text = b + hdr + procs + threads;
-	s->recs = (struct real_rec *)(b + hdr + procs + threads + text);
+	s->objs = (struct real_sobj *)(b + hdr + procs + threads + text);
+	s->data = (int64_t *)(b + hdr + procs + threads + text + objs);
+	s->recs = (struct real_rec *)(b + hdr + procs + threads + text + objs + data);
 	s->hdr->magic = REAL_MAGIC;
 	atomic_store(&s->hdr->text_used, 1); /* offset 0 is the empty string */
 	return 0;
@@ -74,6 +78,44 @@ int real_shm_new_thread(struct real_shm *s, int proc, const char *name)
 	s->threads[i].tid = 0;
 	strncpy(s->threads[i].name, name, sizeof s->threads[i].name - 1);
 	return i;
+}
+
+int real_shm_new_obj(struct real_shm *s, int kind, const char *name)
+{
+	int i = atomic_fetch_add(&s->hdr->nobjs, 1);
+	if (i >= REAL_MAX_OBJS) {
+		atomic_fetch_sub(&s->hdr->nobjs, 1);
+		return -1;
+	}
+	struct real_sobj *o = &s->objs[i];
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&o->mu, &ma);
+	pthread_mutexattr_destroy(&ma);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&o->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	o->kind = kind;
+	o->owner = -1;
+	o->bound = -1;
+	o->lock = -1;
+	o->btimeout = -1;
+	o->data = -1;
+	strncpy(o->name, name ? name : "", sizeof o->name - 1);
+	return i;
+}
+
+int64_t real_shm_new_data(struct real_shm *s, int64_t n)
+{
+	uint64_t off = atomic_fetch_add(&s->hdr->data_used, (uint64_t)n);
+	if (off + (uint64_t)n > REAL_DATA_CAP)
+		return -1;
+	return (int64_t)off;
 }
 
 int64_t real_shm_text(struct real_shm *s, const char *text, size_t len)

@@ -10,6 +10,7 @@
 #ifndef TIMESLICE_REAL_SHM_H
 #define TIMESLICE_REAL_SHM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,6 +21,8 @@
 #define REAL_RECS_PER_THREAD 16384
 #define REAL_TEXT_CAP ((size_t)8 << 20)
 #define REAL_MAX_RESULTS 512
+#define REAL_MAX_OBJS 4096            /* locks, semaphores, ..., Values and Arrays per run */
+#define REAL_DATA_CAP ((size_t)1 << 21) /* 8-byte elements of Values and Arrays per run */
 
 enum real_rec_kind {
 	RK_STATE,       /* subject enters `state` */
@@ -60,6 +63,10 @@ enum real_reason {
 	RR_PROC_EXIT,      /* the process exits with code arg */
 	RR_KILLED,         /* its process was killed by signal arg (injected by the merge) */
 	RR_DAEMON_END,     /* daemon thread ends with its process */
+	RR_SYNC_WAIT,      /* waits on sync object obj (lock, semaphore, event, barrier) */
+	RR_COND_WAIT,      /* waits on condition obj, its lock released */
+	RR_COND_REACQUIRE, /* notified on (or timed out at) condition obj; re-acquires its lock */
+	RR_SYNC_DONE,      /* got what it waited for at obj (arg 1 = timed out) */
 	RR_COUNT
 };
 
@@ -98,6 +105,29 @@ struct real_tslot {
 	char name[64];
 };
 
+/* A threading/multiprocessing object, process-shared: every field is guarded by `mu` (a robust,
+ * process-shared mutex) and waiters wait on `cv` (process-shared, CLOCK_MONOTONIC). Lives in the
+ * shared area, so a handle (its index) means the same object in every process of the run. */
+struct real_sobj {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int32_t kind;            /* enum vm_handle_kind */
+	int32_t owner;           /* Lock/RLock: owning thread slot, -1 = unlocked */
+	int64_t count;           /* RLock recursion; Semaphore permits */
+	int64_t bound;           /* BoundedSemaphore: the initial value; -1 */
+	int32_t lock;            /* Condition: its lock object; Value/Array: get_lock(), or -1 */
+	int32_t nwait, wakeups;  /* Condition: waiters, notifications not yet taken */
+	int32_t flag;            /* Event */
+	int32_t parties, arrived, broken;
+	uint64_t gen;            /* Barrier: generation; a reset or abort breaks the current one */
+	uint64_t broken_gen;     /* Barrier: generation broken by reset/abort/timeout (+1; 0 none) */
+	int64_t btimeout;        /* Barrier: default timeout, -1 */
+	int64_t data;            /* Value/Array: first element in the data arena */
+	int32_t n;               /* Value/Array: elements */
+	char typecode;
+	char name[47];
+};
+
 struct real_result {          /* one variable or expectation, strings as text offsets */
 	int64_t a, b, c;
 	int32_t line, ok;
@@ -113,6 +143,8 @@ struct real_hdr {
 	_Atomic int32_t policy_denied;/* sched_setscheduler said EPERM */
 	int32_t policy_errno;
 	_Atomic int32_t results_ready;
+	_Atomic int32_t nobjs;        /* sync objects allocated */
+	_Atomic uint64_t data_used;   /* elements of the data arena allocated */
 	int32_t nvars, nexpects;
 	struct real_result vars[REAL_MAX_RESULTS];
 	struct real_result expects[REAL_MAX_RESULTS];
@@ -126,6 +158,8 @@ struct real_shm {
 	struct real_tslot *threads;
 	char *text;
 	struct real_rec *recs;       /* REAL_RECS_PER_THREAD per thread slot */
+	struct real_sobj *objs;      /* REAL_MAX_OBJS */
+	int64_t *data;               /* REAL_DATA_CAP elements (int64 or double by typecode) */
 };
 
 /* Maps a new, zeroed recording area. Returns 0, or -1 with errno set. Release with
@@ -136,6 +170,12 @@ void real_shm_unmap(struct real_shm *s);
 /* Allocates a slot; returns its index or -1 when the table is full. */
 int real_shm_new_proc(struct real_shm *s);
 int real_shm_new_thread(struct real_shm *s, int proc, const char *name);
+
+/* Allocates a sync object (zeroed, its mutex and condition initialised process-shared and
+ * robust); returns its index or -1 when the table is full. */
+int real_shm_new_obj(struct real_shm *s, int kind, const char *name);
+/* Allocates n zeroed data elements; returns the first or -1 when the arena is full. */
+int64_t real_shm_new_data(struct real_shm *s, int64_t n);
 
 /* Copies len bytes of text (and a NUL) into the arena; returns its offset, or -1 when full. */
 int64_t real_shm_text(struct real_shm *s, const char *text, size_t len);

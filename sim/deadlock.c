@@ -125,3 +125,54 @@ void deadlock_check(struct kernel *k, struct task *t)
 	snprintf(k->tr->deadlock_kind, sizeof k->tr->deadlock_kind, "cycle");
 	kern_stop(k, END_DEADLOCK, "%s", msg);
 }
+
+bool deadlock_feeder_cycle(struct kernel *k)
+{
+	for (int i = 0; i < k->ntasks; i++) {
+		struct task *a = k->tasks[i];
+		if (!a->started || a->state != TS_JOIN || a->wait_kind != H_PROCESS ||
+		    a->wait_obj < 0 || a->wait_obj >= k->nprocs)
+			continue;
+		const struct proc *c = k->procs[a->wait_obj];
+		if (c->ended || c->main_task < 0 || c->live_nondaemon > 0 || c->live_children > 0)
+			continue;
+		const struct task *cm = k->tasks[c->main_task];
+		if (!cm->exiting || cm->state == TS_DONE)
+			continue;
+		int64_t left, cap;
+		int line, reader;
+		int q = ipc_feeder_stuck(k, c, &left, &line, &reader, &cap);
+		if (q < 0 || reader != a->proc)
+			continue;
+		char wait0[96], wait1[256], hold0[96], hold1[96];
+		snprintf(wait0, sizeof wait0, "join(%s)", c->name);
+		snprintf(wait1, sizeof wait1,
+			 "its queue feeder to flush %lld bytes into %s's full %lld-byte pipe",
+			 (long long)left, k->objs[q]->name, (long long)cap);
+		snprintf(hold0, sizeof hold0, "the get() that would drain %s", k->objs[q]->name);
+		snprintf(hold1, sizeof hold1, "%s's exit", c->name);
+		struct trace_wait_edge edges[2] = {
+			{.thread = a->trace_idx, .holds = trace_intern(k->tr, hold0),
+			 .holds_line = a->line, .waits_for = trace_intern(k->tr, wait0),
+			 .line = a->line},
+			{.thread = cm->trace_idx, .holds = trace_intern(k->tr, hold1),
+			 .holds_line = line, .waits_for = trace_intern(k->tr, wait1), .line = line},
+		};
+		for (int j = 0; j < 2; j++) {
+			if (edges[j].holds == UINT32_MAX)
+				edges[j].holds = 0;
+			if (edges[j].waits_for == UINT32_MAX)
+				edges[j].waits_for = 0;
+		}
+		trace_set_cycle(k->tr, edges, 2);
+		snprintf(k->tr->deadlock_kind, sizeof k->tr->deadlock_kind, "cycle");
+		kern_stop(k, END_DEADLOCK,
+			  "deadlock: %s waits in join(%s) (line %d); %s cannot exit until its queue "
+			  "feeder flushes %lld bytes into %s's full %lld-byte pipe, which only a get() by "
+			  "%s would drain (put() at line %d)",
+			  a->name, c->name, a->line, c->name, (long long)left, k->objs[q]->name,
+			  (long long)cap, a->name, line);
+		return true;
+	}
+	return false;
+}

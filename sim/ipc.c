@@ -29,6 +29,7 @@ struct msg {
 	int64_t written, read;
 	int proc;         /* the process whose feeder (or sender) writes it */
 	int sender;       /* Pipe: the task blocked until it is written, -1 */
+	int line;         /* Queue: the line of its put() */
 	struct msg *next;
 };
 
@@ -42,6 +43,12 @@ struct chan {
 	int trace_obj;    /* Queue: its trace object, whose TR_COUNTER records give the pipe's
 	                   * fill; -1 (a Pipe's directions): none */
 	int64_t shown;    /* the fill last recorded */
+	bool simple;      /* SimpleQueue: put() writes itself (no feeder), blocking while full */
+	bool joinable;    /* JoinableQueue: task_done() and join() */
+	int unfinished;   /* JoinableQueue: items put and not yet task_done() */
+	struct waitq joiners; /* JoinableQueue: waiting in join() */
+	int maker;        /* Queue: the process that made it */
+	int reader;       /* Queue: the last process that called get(), -1 before the first */
 };
 
 struct tqueue { /* queue.Queue */
@@ -148,8 +155,9 @@ static void chan_init(struct chan *c, int64_t cap)
 {
 	memset(c, 0, sizeof *c);
 	c->cap = cap;
-	c->readers = c->writers = (struct waitq){-1, -1};
+	c->readers = c->writers = c->joiners = (struct waitq){-1, -1};
 	c->trace_obj = -1;
+	c->maker = c->reader = -1;
 }
 
 static int64_t chan_inpipe(const struct chan *c)
@@ -291,8 +299,9 @@ enum sys_result ipc_new(struct kernel *k, struct task *t)
 	const struct value *a0 = c->argc > 0 ? &c->argv[0] : NULL;
 	struct kobj *o;
 	struct ipc *x;
-	if (strcmp(cls, "Queue") == 0 || strcmp(cls, "queue.Queue") == 0) {
-		bool mp = cls[0] == 'Q';
+	if (strcmp(cls, "Queue") == 0 || strcmp(cls, "queue.Queue") == 0 ||
+	    strcmp(cls, "SimpleQueue") == 0 || strcmp(cls, "JoinableQueue") == 0) {
+		bool mp = cls[0] != 'q';
 		if (!a0)
 			a0 = kern_kwarg(c, "maxsize");
 		int64_t maxsize = a0 && a0->type == V_INT ? a0->u.i : 0;
@@ -303,6 +312,9 @@ enum sys_result ipc_new(struct kernel *k, struct task *t)
 		if (mp) {
 			chan_init(&x->u.q, k->m->pipe_capacity);
 			x->u.q.trace_obj = o->trace_idx;
+			x->u.q.simple = cls[0] == 'S';
+			x->u.q.joinable = cls[0] == 'J';
+			x->u.q.maker = t->proc;
 		} else {
 			x->u.tq.maxsize = maxsize > 0 ? (int)maxsize : 0;
 			x->u.tq.getters = x->u.tq.putters = x->u.tq.joiners = (struct waitq){-1, -1};
@@ -398,10 +410,15 @@ static enum sys_result queue_get(struct kernel *k, struct task *t, struct kobj *
 	const struct value *tv = c->argc > 1 ? &c->argv[1] : kern_kwarg(c, "timeout");
 	bool block = !bv || vm_truthy(*bv);
 	int64_t timeout = -1;
+	if (q->simple && c->argc + c->kwc > 0)
+		return kern_raise(k, t, "TypeError", "SimpleQueue.get() takes no arguments");
 	if (tv && !kern_timeout_arg(k, t, tv, &timeout))
 		return SR_RAISED;
+	if (q->closed && q->simple) /* close() closed both ends of its pipe */
+		return kern_raise(k, t, "OSError", "handle is closed");
 	if (q->closed)
 		return kern_raise(k, t, "ValueError", "Queue %s is closed", o->name);
+	q->reader = t->proc;
 	if (q->readers.head < 0) {
 		struct msg *m = read_now(q);
 		settle(k, q, t); /* reading made room for the feeders */
@@ -428,6 +445,8 @@ static enum sys_result queue_put(struct kernel *k, struct task *t, struct kobj *
 	const struct vm_call *c = &t->call;
 	if (c->argc < 1)
 		return kern_raise(k, t, "TypeError", "put() missing 1 required argument: 'obj'");
+	if (q->closed && q->simple)
+		return kern_raise(k, t, "OSError", "handle is closed");
 	if (q->closed)
 		return kern_raise(k, t, "ValueError", "Queue %s is closed", o->name);
 	struct msg *m = calloc(1, sizeof *m);
@@ -436,12 +455,26 @@ static enum sys_result queue_put(struct kernel *k, struct task *t, struct kobj *
 	m->v = vm_value_copy(c->argv[0]);
 	m->size = pickled_size(k, c->argv[0]) + 4;
 	m->proc = t->proc;
-	m->sender = -1;
+	m->sender = q->simple ? t->id : -1;
+	m->line = t->line;
 	if (q->pend_tail)
 		q->pend_tail->next = m;
 	else
 		q->pend = m;
 	q->pend_tail = m;
+	if (q->joinable)
+		q->unfinished++;
+	if (q->simple) {
+		/* SimpleQueue: no feeder; put() writes the message itself, blocking while the pipe
+		 * is full, as a Connection's send() does */
+		kern_waitq_add(k, &q->writers, t);
+		t->wait_obj = -1;
+		kern_block(k, t, TS_WAIT, -1,
+			   kern_reason(k, "%s.put() of %lld bytes at line %d waits for room in the pipe",
+				       o->name, (long long)m->size, t->line));
+		settle(k, q, t);
+		return SR_BLOCKED;
+	}
 	proc_feeder_add(k, t->proc, m->size);
 	settle(k, q, t);
 	return kern_answer(t, vm_none());
@@ -1284,13 +1317,43 @@ enum sys_result ipc_method(struct kernel *k, struct task *t)
 	if (!x)
 		return kern_raise(k, t, "RuntimeError", "not an IPC object");
 	switch (x->kind) {
-	case H_QUEUE:
-		if (strcmp(m, "get") == 0 || strcmp(m, "get_nowait") == 0)
-			return queue_get(k, t, o, &x->u.q);
-		if (strcmp(m, "put") == 0 || strcmp(m, "put_nowait") == 0)
-			return queue_put(k, t, o, &x->u.q);
-		if (strcmp(m, "empty") == 0)
-			return kern_answer(t, vm_bool(!x->u.q.head && !x->u.q.pend));
+	case H_QUEUE: {
+		struct chan *q = &x->u.q;
+		const char *cls = q->simple ? "SimpleQueue" : q->joinable ? "JoinableQueue" : "Queue";
+		if (strcmp(m, "get") == 0 || (!q->simple && strcmp(m, "get_nowait") == 0))
+			return queue_get(k, t, o, q);
+		if (strcmp(m, "put") == 0 || (!q->simple && strcmp(m, "put_nowait") == 0))
+			return queue_put(k, t, o, q);
+		if (strcmp(m, "empty") == 0) {
+			if (q->closed && q->simple)
+				return kern_raise(k, t, "OSError", "handle is closed");
+			return kern_answer(t, vm_bool(!q->head && !q->pend));
+		}
+		if (q->joinable && strcmp(m, "task_done") == 0) {
+			if (q->unfinished <= 0)
+				return kern_raise(k, t, "ValueError", "task_done() called too many times");
+			if (--q->unfinished == 0)
+				kern_wake_all(k, &q->joiners, t,
+					      kern_reason(k, "every item put into %s is done", o->name));
+			return kern_answer(t, vm_none());
+		}
+		if (q->joinable && strcmp(m, "join") == 0) {
+			if (q->unfinished == 0)
+				return kern_answer(t, vm_none());
+			kern_waitq_add(k, &q->joiners, t);
+			t->wait_obj = -1;
+			kern_block(k, t, TS_WAIT, -1,
+				   kern_reason(k, "waits in %s.join() at line %d for %d unfinished items",
+					       o->name, t->line, q->unfinished));
+			return SR_BLOCKED;
+		}
+		if (q->simple && strcmp(m, "close") == 0) {
+			q->closed = true;
+			return kern_answer(t, vm_none());
+		}
+		if (q->simple)
+			return kern_raise(k, t, "AttributeError", "'%s' object has no attribute '%s'",
+					  cls, m);
 		if (strcmp(m, "qsize") == 0) {
 			int n = 0;
 			for (struct msg *g = x->u.q.head; g; g = g->next)
@@ -1305,7 +1368,8 @@ enum sys_result ipc_method(struct kernel *k, struct task *t)
 		}
 		if (strcmp(m, "join_thread") == 0 || strcmp(m, "cancel_join_thread") == 0)
 			return kern_answer(t, vm_none());
-		break;
+		return kern_raise(k, t, "AttributeError", "'%s' object has no attribute '%s'", cls, m);
+	}
 	case H_TQUEUE:
 		return tq_method(k, t, o, &x->u.tq, m);
 	case H_CONN:
@@ -1462,6 +1526,29 @@ int64_t ipc_unflushed(struct kernel *k, const struct proc *p, char *what, size_t
 	}
 	snprintf(what, size, "its queue feeders must flush %lld bytes", (long long)p->feeder_bytes);
 	return p->feeder_bytes;
+}
+
+int ipc_feeder_stuck(struct kernel *k, const struct proc *p, int64_t *left, int *line,
+		     int *reader, int64_t *cap)
+{
+	if (p->feeder_bytes <= 0)
+		return -1;
+	for (int i = 0; i < k->nobjs; i++) {
+		struct ipc *x = k->objs[i]->ipc;
+		if (!x || x->kind != H_QUEUE)
+			continue;
+		struct chan *q = &x->u.q;
+		struct msg *m = q->tail;
+		if (!m || m->proc != p->id || m->sender >= 0 || m->written >= m->size ||
+		    chan_inpipe(q) < q->cap)
+			continue;
+		*left = m->size - m->written;
+		*line = m->line;
+		*reader = q->reader >= 0 ? q->reader : q->maker;
+		*cap = q->cap;
+		return i;
+	}
+	return -1;
 }
 
 static void chan_free(struct chan *c)

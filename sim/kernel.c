@@ -1489,6 +1489,8 @@ static void on_event(struct kernel *k, const struct event *e)
 /* Names who waits for what when nothing can happen any more. */
 static void describe_deadlock(struct kernel *k)
 {
+	if (deadlock_feeder_cycle(k))
+		return;
 	char msg[sizeof k->tr->end_msg];
 	size_t n = (size_t)snprintf(msg, sizeof msg,
 				    "every live thread is blocked and nothing is pending:");

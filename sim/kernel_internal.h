@@ -215,6 +215,11 @@ void ipc_free_obj(struct kernel *k, struct kobj *o);
 /* Bytes p's queue feeders still have to write before it may exit (0: none); fills what
  * with a description when non-zero. */
 int64_t ipc_unflushed(struct kernel *k, const struct proc *p, char *what, size_t size);
+/* When p's feeder cannot write the rest of a message into a Queue's full pipe: the queue's
+ * object id, with the bytes left, the line of its put(), the process that reads the queue
+ * (the last that called get(), else the one that made it) and the pipe's capacity; else -1. */
+int ipc_feeder_stuck(struct kernel *k, const struct proc *p, int64_t *left, int *line,
+		     int *reader, int64_t *cap);
 /* A pool worker's call returned (or raised: error set): records the result and gives it
  * its next task. Returns true when it has one (t->vm is then the new call) or waits idle
  * for one (t has left its core); false when t is not a pool worker with work to go on. */
@@ -262,5 +267,9 @@ void sync_free(struct kernel *k);
 /* Called when a task is about to block in a wait the wait-for graph follows (a lock, a join):
  * stops the run with a deadlock report if the wait closes a cycle. */
 void deadlock_check(struct kernel *k, struct task *t);
+/* Called when every live thread is blocked: reports the join deadlock across processes (a
+ * thread joins a process whose exit waits for its queue feeder, blocked on a full pipe that
+ * only the joiner's process reads) as a cycle and stops the run; false when there is none. */
+bool deadlock_feeder_cycle(struct kernel *k);
 
 #endif

@@ -91,6 +91,8 @@ const struct vm_builtin vm_builtins[BI_COUNT] = {
 	[BI_TPEXECUTOR] = {"ThreadPoolExecutor", 0, 4,
 			   "max_workers,thread_name_prefix,initializer,initargs", false, SYS_NEW},
 	[BI_AS_COMPLETED] = {"as_completed", 1, 2, "timeout", false, SYS_NEW},
+	[BI_SIMPLEQUEUE] = {"SimpleQueue", 0, 0, "", false, SYS_NEW},
+	[BI_JQUEUE] = {"JoinableQueue", 0, 1, "maxsize", false, SYS_NEW},
 };
 
 const char *const vm_module_names[M_COUNT] = {
@@ -129,6 +131,8 @@ static const struct {
 	{M_MULTIPROCESSING, "Queue", BI_MPQUEUE}, {M_MULTIPROCESSING, "Pipe", BI_PIPE},
 	{M_MULTIPROCESSING, "Value", BI_VALUE}, {M_MULTIPROCESSING, "Array", BI_ARRAY},
 	{M_MULTIPROCESSING, "Pool", BI_POOL}, {M_QUEUE, "Queue", BI_TQUEUE},
+	{M_MULTIPROCESSING, "SimpleQueue", BI_SIMPLEQUEUE},
+	{M_MULTIPROCESSING, "JoinableQueue", BI_JQUEUE},
 	{M_MP_POOL, "Pool", BI_POOL}, {M_MP_POOL, "ThreadPool", BI_THREADPOOL},
 	{M_MP_DUMMY, "Pool", BI_THREADPOOL},
 	{M_SYS, "setswitchinterval", BI_SETSWITCH}, {M_SYS, "getswitchinterval", BI_GETSWITCH},

@@ -145,15 +145,15 @@ static void sleep_ms(int ms)
 
 /* ---- refused before anything starts ---- */
 
-START_TEST(test_refuses_lock)
+START_TEST(test_refuses_queue)
 {
 	struct loaded l;
-	load(&l, "import threading\nl = threading.Lock()\nprint('x')\n");
+	load(&l, "import multiprocessing\nq = multiprocessing.Queue()\nprint('x')\n");
 	struct diag d;
 	ck_assert_int_eq(real_check(l.ast, &l.m, &d), -1);
 	ck_assert_int_eq(d.line, 2);
 	ck_assert_int_eq(d.col, 5);
-	ck_assert_msg(strstr(d.msg, "threading.Lock") != NULL, "%s", d.msg);
+	ck_assert_msg(strstr(d.msg, "multiprocessing.Queue") != NULL, "%s", d.msg);
 	/* real_run refuses it too, and starts nothing */
 	struct real_options o;
 	real_options_default(&o);
@@ -166,21 +166,35 @@ END_TEST
 START_TEST(test_refuses_aliases_and_with)
 {
 	struct loaded l;
-	load(&l, "from threading import Thread, Semaphore as S\ns = S(2)\n");
+	load(&l, "from threading import Thread, local as L\ns = L()\n");
 	struct diag d;
 	ck_assert_int_eq(real_check(l.ast, &l.m, &d), -1);
 	ck_assert_int_eq(d.line, 1);
-	ck_assert_msg(strstr(d.msg, "threading.Semaphore") != NULL, "%s", d.msg);
+	ck_assert_msg(strstr(d.msg, "threading.local") != NULL, "%s", d.msg);
 	unload(&l);
 
-	load(&l, "import multiprocessing as mp\ndef f():\n    e = mp.Event()\n");
+	load(&l, "import multiprocessing as mp\ndef f():\n    a, b = mp.Pipe()\n");
 	ck_assert_int_eq(real_check(l.ast, &l.m, &d), -1);
 	ck_assert_int_eq(d.line, 3);
-	ck_assert_msg(strstr(d.msg, "multiprocessing.Event") != NULL, "%s", d.msg);
+	ck_assert_msg(strstr(d.msg, "multiprocessing.Pipe") != NULL, "%s", d.msg);
 	unload(&l);
 
-	load(&l, "import threading\nl = threading.RLock()\n");
+	load(&l, "import multiprocessing\nwith multiprocessing.Pool(2) as p:\n    print(1)\n");
 	ck_assert_int_eq(real_check(l.ast, &l.m, &d), -1);
+	ck_assert_int_eq(d.line, 2);
+	ck_assert_msg(strstr(d.msg, "multiprocessing.Pool") != NULL, "%s", d.msg);
+	unload(&l);
+
+	load(&l, "import queue\nq = queue.Queue()\n");
+	ck_assert_int_eq(real_check(l.ast, &l.m, &d), -1);
+	unload(&l);
+
+	/* the synchronisation objects, shared memory and with-statements run now */
+	load(&l, "import threading, multiprocessing as mp\nfrom threading import Semaphore as S\n"
+		 "l = threading.RLock()\ns = S(2)\ne = mp.Event()\nv = mp.Value('i', 0)\n"
+		 "a = mp.Array('d', 3)\nb = threading.Barrier(2)\nc = mp.Condition()\n"
+		 "with l:\n    print(1)\n");
+	ck_assert_int_eq(real_check(l.ast, &l.m, &d), 0);
 	unload(&l);
 
 	load(&l, "machine cores=1 instr=1us\nprint('x')\n");
@@ -473,11 +487,208 @@ START_TEST(test_child_killed_midway)
 }
 END_TEST
 
+/* ---- synchronisation objects and shared memory ---- */
+
+static void assert_expects(const struct trace *tr)
+{
+	for (int i = 0; i < tr->nexpects; i++)
+		ck_assert_msg(tr->expects[i].ok, "expect %s: %s", trace_str(tr, tr->expects[i].text),
+			      trace_str(tr, tr->expects[i].detail));
+}
+
+/* The main thread of the run's process number `proc` (0 = MainProcess, 1 = Process-1, ...). */
+static int proc_main(const struct trace *tr, int proc)
+{
+	for (int i = 0; i < tr->nthreads; i++)
+		if (tr->threads[i].proc == proc)
+			return i;
+	ck_abort_msg("no process %d", proc);
+	return -1;
+}
+
+static const char *var_of(const struct trace *tr, const char *name)
+{
+	for (int i = 0; i < tr->nvars; i++)
+		if (strcmp(trace_str(tr, tr->vars[i].name), name) == 0)
+			return trace_str(tr, tr->vars[i].repr);
+	ck_abort_msg("no variable %s", name);
+	return NULL;
+}
+
+START_TEST(test_lock_rlock_threads)
+{
+	struct loaded l;
+	load(&l, "import threading\nl = threading.Lock()\nr = threading.RLock()\n"
+		 "a1 = l.acquire()\na2 = l.acquire(False)\na3 = l.acquire(timeout=0.05)\n"
+		 "lk = l.locked()\nl.release()\nlk2 = l.locked()\n"
+		 "r.acquire()\nr.acquire()\nr.release()\nr.release()\n"
+		 "def holder():\n    with l:\n        sleep(100ms)\n"
+		 "t = threading.Thread(target=holder, name='H')\nt.start()\nsleep(20ms)\n"
+		 "with l:\n    print('got it')\nt.join()\n"
+		 "expect a1 == True\nexpect a2 == False\nexpect a3 == False\nexpect lk == True\n"
+		 "expect lk2 == False\nexpect printed('got it') > 0ns\n");
+	struct trace *tr = run_real(&l, 0, REAL_GIL_NONE, 20000 * MS);
+	ck_assert_msg(tr->end == END_COMPLETED, "%s", tr->end_msg);
+	ck_assert_int_eq(tr->nexpects, 6);
+	assert_expects(tr);
+	/* MainThread waited for the lock: 50 ms of timeout, then until H released it (~80 ms) */
+	struct metrics *m = metrics_compute(tr);
+	int mt = thread_index(tr, "MainThread");
+	if (!skip_timing())
+		ck_assert_msg(m->threads[mt].state_ns[TS_LOCK] >= 100 * MS,
+			      "lock wait %lld ms", (long long)(m->threads[mt].state_ns[TS_LOCK] / MS));
+	bool named = false;
+	for (size_t i = 0; i < tr->nrecs; i++)
+		named |= tr->recs[i].kind == TR_STATE && tr->recs[i].state == TS_LOCK &&
+			 strstr(trace_str(tr, tr->recs[i].reason), "waits for l held by H") != NULL;
+	ck_assert_msg(named, "no lock-wait record naming l and its holder H");
+	metrics_destroy(m);
+	trace_destroy(tr);
+	unload(&l);
+
+	/* Python's errors */
+	load(&l, "import threading\nl = threading.Lock()\nl.release()\n");
+	tr = run_real(&l, 0, REAL_GIL_NONE, 20000 * MS);
+	ck_assert_int_eq(tr->end, END_ERROR);
+	ck_assert_msg(strstr(tr->end_msg, "RuntimeError") && strstr(tr->end_msg, "release unlocked lock"),
+		      "%s", tr->end_msg);
+	trace_destroy(tr);
+	unload(&l);
+	load(&l, "import threading\nr = threading.RLock()\n"
+		 "def f():\n    r.release()\nr.acquire()\n"
+		 "t = threading.Thread(target=f)\nt.start()\nt.join()\n");
+	tr = run_real(&l, 0, REAL_GIL_NONE, 20000 * MS);
+	ck_assert_int_eq(tr->end, END_ERROR);
+	ck_assert_msg(strstr(tr->end_msg, "cannot release un-acquired lock"), "%s", tr->end_msg);
+	trace_destroy(tr);
+	unload(&l);
+}
+END_TEST
+
+/* Two real processes add to a shared Value: under a process-shared Lock no update is lost;
+ * without it (read, compute, write) updates are lost for real. */
+START_TEST(test_process_lock_and_value)
+{
+	const char *text =
+		"import multiprocessing as mp\nv = mp.Value('i', 0)\npl = mp.Lock()\n"
+		"def add(lock):\n    for _ in range(100):\n        if lock:\n            pl.acquire()\n"
+		"        x = v.value\n        compute(300us)\n        v.value = x + 1\n"
+		"        if lock:\n            pl.release()\n"
+		"p1 = mp.Process(target=add, args=(True,))\np2 = mp.Process(target=add, args=(True,))\n"
+		"p1.start()\np2.start()\np1.join()\np2.join()\nlocked = v.value\nv.value = 0\n"
+		"p3 = mp.Process(target=add, args=(False,))\np4 = mp.Process(target=add, args=(False,))\n"
+		"p3.start()\np4.start()\np3.join()\np4.join()\nunlocked = v.value\n"
+		"expect locked == 200\nexpect unlocked <= 200\n";
+	int lost_runs = 0;
+	for (int run = 0; run < 3 && lost_runs == 0; run++) {
+		struct loaded l;
+		load(&l, text);
+		struct trace *tr = run_real(&l, 2, REAL_GIL_NONE, 20000 * MS);
+		ck_assert_msg(tr->end == END_COMPLETED, "%s", tr->end_msg);
+		assert_expects(tr);
+		ck_assert_str_eq(var_of(tr, "locked"), "200");
+		lost_runs += atoi(var_of(tr, "unlocked")) < 200;
+		/* one of the locked processes waited for the lock the other held */
+		struct metrics *m = metrics_compute(tr);
+		int64_t waited = m->threads[proc_main(tr, 1)].state_ns[TS_LOCK] +
+				 m->threads[proc_main(tr, 2)].state_ns[TS_LOCK];
+		ck_assert_int_gt(waited, 0);
+		metrics_destroy(m);
+		trace_destroy(tr);
+		unload(&l);
+	}
+	if (!skip_timing())
+		ck_assert_msg(lost_runs > 0, "no update lost without the lock in 3 runs");
+}
+END_TEST
+
+START_TEST(test_semaphore_event_condition_barrier)
+{
+	struct loaded l;
+	load(&l, "import threading, multiprocessing as mp\n"
+		 "sem = threading.BoundedSemaphore(2)\ns1 = sem.acquire()\ns2 = sem.acquire()\n"
+		 "s3 = sem.acquire(False)\ns4 = sem.acquire(timeout=0.02)\nsem.release()\nsem.release()\n"
+		 "ev = mp.Event()\nbar = mp.Barrier(3)\ncount = mp.Value('i', 0)\n"
+		 "def child():\n    ev.wait()\n    with count.get_lock():\n        count.value += 1\n"
+		 "    bar.wait()\n"
+		 "p1 = mp.Process(target=child)\np2 = mp.Process(target=child)\np1.start()\np2.start()\n"
+		 "sleep(30ms)\nbefore = count.value\nev.set()\nidx = bar.wait()\np1.join()\np2.join()\n"
+		 "after = count.value\nflag = ev.is_set()\n"
+		 "cv = threading.Condition()\nready = mp.Value('i', 0)\n"
+		 "def waiter():\n    with cv:\n        while ready.value == 0:\n            cv.wait()\n"
+		 "        print('woken', ready.value)\n"
+		 "t = threading.Thread(target=waiter, name='W')\nt.start()\n"
+		 "with cv:\n    timed = cv.wait(0.02)\n"
+		 "sleep(20ms)\nwith cv:\n    ready.value = 7\n    cv.notify_all()\nt.join()\n"
+		 "b2 = threading.Barrier(2)\nparties = b2.parties\n"
+		 "expect s1 == True\nexpect s2 == True\nexpect s3 == False\nexpect s4 == False\n"
+		 "expect before == 0\nexpect after == 2\nexpect flag == True\n"
+		 "expect timed == False\nexpect printed('woken 7') > 0ns\nexpect parties == 2\n");
+	struct trace *tr = run_real(&l, 0, REAL_GIL_NONE, 20000 * MS);
+	ck_assert_msg(tr->end == END_COMPLETED, "%s", tr->end_msg);
+	ck_assert_int_eq(tr->nexpects, 10);
+	assert_expects(tr);
+	int idx = atoi(var_of(tr, "idx"));
+	ck_assert(idx >= 0 && idx <= 2);
+	struct metrics *m = metrics_compute(tr);
+	/* the children waited for the event (about 30 ms), W on the condition */
+	if (!skip_timing()) {
+		ck_assert_int_ge(m->threads[proc_main(tr, 1)].state_ns[TS_LOCK],
+				 10 * MS);
+		ck_assert_int_ge(m->threads[thread_index(tr, "W")].state_ns[TS_LOCK], 10 * MS);
+	}
+	metrics_destroy(m);
+	trace_destroy(tr);
+	unload(&l);
+
+	load(&l, "import threading\ns = threading.BoundedSemaphore(1)\ns.release()\n");
+	tr = run_real(&l, 0, REAL_GIL_NONE, 20000 * MS);
+	ck_assert_int_eq(tr->end, END_ERROR);
+	ck_assert_msg(strstr(tr->end_msg, "released too many times"), "%s", tr->end_msg);
+	trace_destroy(tr);
+	unload(&l);
+
+	/* a barrier wait that times out breaks it */
+	load(&l, "import threading\nb = threading.Barrier(2)\nb.wait(0.02)\n");
+	tr = run_real(&l, 0, REAL_GIL_NONE, 20000 * MS);
+	ck_assert_int_eq(tr->end, END_ERROR);
+	ck_assert_msg(strstr(tr->end_msg, "BrokenBarrierError"), "%s", tr->end_msg);
+	trace_destroy(tr);
+	unload(&l);
+}
+END_TEST
+
+START_TEST(test_array_value_shared)
+{
+	struct loaded l;
+	load(&l, "import multiprocessing as mp\na = mp.Array('d', [1, 2, 3])\n"
+		 "c = mp.Array('i', 4)\nv = mp.Value('b', 0)\n"
+		 "def child():\n    a[0] = 10\n    a[2] += 1.5\n    c[-1] = 5\n    v.value = 130\n"
+		 "p = mp.Process(target=child)\np.start()\np.join()\n"
+		 "x = a[:]\nn = len(a)\ny = c[1:]\nw = v.value\nz = a[1]\n"
+		 "expect x == [10.0, 2.0, 4.5]\nexpect n == 3\nexpect y == [0, 0, 5]\n"
+		 "expect w == -126\nexpect z == 2.0\n");
+	struct trace *tr = run_real(&l, 0, REAL_GIL_NONE, 20000 * MS);
+	ck_assert_msg(tr->end == END_COMPLETED, "%s", tr->end_msg);
+	ck_assert_int_eq(tr->nexpects, 5);
+	assert_expects(tr);
+	trace_destroy(tr);
+	unload(&l);
+
+	load(&l, "import multiprocessing as mp\na = mp.Array('i', 2)\nx = a[2]\n");
+	tr = run_real(&l, 0, REAL_GIL_NONE, 20000 * MS);
+	ck_assert_int_eq(tr->end, END_ERROR);
+	ck_assert_msg(strstr(tr->end_msg, "IndexError"), "%s", tr->end_msg);
+	trace_destroy(tr);
+	unload(&l);
+}
+END_TEST
+
 Suite *real_suite(void)
 {
 	Suite *s = suite_create("real");
 	TCase *tc = tcase_create("Refused before anything starts");
-	tcase_add_test(tc, test_refuses_lock);
+	tcase_add_test(tc, test_refuses_queue);
 	tcase_add_test(tc, test_refuses_aliases_and_with);
 	tcase_add_test(tc, test_cores_above_machine);
 	suite_add_tcase(s, tc);
@@ -486,6 +697,13 @@ Suite *real_suite(void)
 	tcase_add_test(tc, test_exception_is_error);
 	tcase_add_test(tc, test_gil_py3_serialises);
 	tcase_add_test(tc, test_time_slicing_near_sim);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("Locks, semaphores, conditions, events, barriers, shared memory");
+	tcase_add_test(tc, test_lock_rlock_threads);
+	tcase_add_test(tc, test_process_lock_and_value);
+	tcase_add_test(tc, test_semaphore_event_condition_barrier);
+	tcase_add_test(tc, test_array_value_shared);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("Timeouts and kills leave nothing behind");

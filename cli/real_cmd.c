@@ -30,6 +30,7 @@ struct real_args {
 	int cores;                /* 0 = the scenario's machine line, else all */
 	int policy;               /* -1 = OS default */
 	enum real_gil gil;
+	bool gil_given;           /* --gil; else the scenario's (python=3.x or gil=py3: py3) */
 	int64_t switch_interval;
 	int64_t timeout;          /* 0 = from the simulated makespan */
 	const char *seed, *until;
@@ -103,6 +104,7 @@ static int parse_args(int argc, char **argv, struct real_args *a)
 			}
 			a->cores = (int)n;
 		} else if (strcmp(flag, "--gil") == 0) {
+			a->gil_given = true;
 			if (strcmp(v, "none") == 0)
 				a->gil = REAL_GIL_NONE;
 			else if (strcmp(v, "py3") == 0)
@@ -292,13 +294,19 @@ static bool use_color(int color)
 }
 
 /* Loads the scenario and everything a real run needs. Returns 0 or an exit status. */
-static int prepare(const struct real_args *a, struct scenario *s, struct machine *m, int *cores)
+static int prepare(struct real_args *a, struct scenario *s, struct machine *m, int *cores)
 {
 	if (scenario_load(a->name, s) < 0)
 		return EXIT_USAGE;
 	struct diag d;
 	if (machine_of(a, s, m) < 0 || (*cores = cores_of(a, s)) < 0)
 		return EXIT_USAGE;
+	if (!a->gil_given) { /* the scenario's GIL, as the simulation uses it (py2 has no real
+			      * counterpart: none) */
+		a->gil = m->gil == GIL_PY3 ? REAL_GIL_PY3 : REAL_GIL_NONE;
+		if (a->gil == REAL_GIL_PY3 && a->switch_interval <= 0 && m->switch_interval > 0)
+			a->switch_interval = m->switch_interval;
+	}
 	if (real_check(s->ast, m, &d) < 0) {
 		diag_print(&d, stderr);
 		return EXIT_USAGE;

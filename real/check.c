@@ -1,7 +1,7 @@
 /* check.c — what the real runner refuses before anything starts.
  *
  * The real runner answers the VM's process and thread calls (see runner.c). What it cannot
- * reproduce is every kernel object that has no real counterpart yet (queues, pipes, pools,
+ * reproduce is every kernel object that has no real counterpart yet (JoinableQueue, ThreadPool,
  * executors, thread-locals, asyncio: anything of os, threading, multiprocessing and asyncio
  * not listed in `executable` below), and a machine setting that changes
  * the work itself: a cost per interpreted instruction (`machine instr=`) is CPU time the
@@ -14,7 +14,7 @@
 #include "real.h"
 
 /* What the runner executes of the modules that have kernel objects; everything else of them
- * (Queue, Pipe, Pool, local, asyncio, and what later issues add) is refused. */
+ * (JoinableQueue, queue.Queue, ThreadPool, local, asyncio, and what later issues add) is refused. */
 static const char *const executable[][2] = {
 	{"os", "fork"}, {"os", "getpid"}, {"os", "getppid"}, {"os", "cpu_count"},
 	{"multiprocessing", "Process"}, {"multiprocessing", "current_process"},
@@ -28,13 +28,21 @@ static const char *const executable[][2] = {
 	{"multiprocessing", "BoundedSemaphore"}, {"multiprocessing", "Condition"},
 	{"multiprocessing", "Event"}, {"multiprocessing", "Barrier"},
 	{"multiprocessing", "Value"}, {"multiprocessing", "Array"},
+	/* real pipes with a 4-byte length framing; a Queue's feeder thread per process */
+	{"multiprocessing", "Queue"}, {"multiprocessing", "SimpleQueue"},
+	{"multiprocessing", "Pipe"}, {"queue", "Empty"},
+	/* forked workers, a task pipe and a result pipe */
+	{"multiprocessing", "Pool"}, {"multiprocessing", "TimeoutError"},
+	{"multiprocessing.pool", "Pool"},
 };
 
 static bool guarded(const char *module)
 {
 	return module && (strcmp(module, "os") == 0 || strcmp(module, "multiprocessing") == 0 ||
 			  strcmp(module, "threading") == 0 || strcmp(module, "asyncio") == 0 ||
-			  strcmp(module, "queue") == 0 || strcmp(module, "concurrent.futures") == 0);
+			  strcmp(module, "queue") == 0 || strcmp(module, "concurrent.futures") == 0 ||
+			  strcmp(module, "multiprocessing.pool") == 0 ||
+			  strcmp(module, "multiprocessing.dummy") == 0);
 }
 
 static bool can_execute(const char *module, const char *attr)
@@ -66,9 +74,10 @@ static void refuse(struct checker *c, const struct ast_node *n, const char *modu
 	c->failed = true;
 	diag_set(c->err, c->ast->src, n->line, n->col,
 		 "the real runner cannot execute %s.%s yet: processes, threads, locks, semaphores, "
-		 "conditions, events, barriers and shared Values/Arrays run for real, queues, pipes, "
-		 "pools, executors, thread-locals and coroutines not yet (docs/real.md); run it with "
-		 "`timeslice run`",
+		 "conditions, events, barriers, shared Values/Arrays, multiprocessing Queue, "
+		 "SimpleQueue, Pipe and Pool run for real, JoinableQueue, queue.Queue, ThreadPool, "
+		 "executors, "
+		 "thread-locals and coroutines not yet (docs/real.md); run it with `timeslice run`",
 		 module, attr);
 }
 

@@ -175,6 +175,29 @@ static uint32_t reason_of(struct merger *g, const struct real_rec *r, int core)
 	case RR_DAEMON_END:
 		snprintf(b, sizeof b, "daemon thread %s ends with its process", self);
 		break;
+	case RR_QUEUE_GET:
+	case RR_QUEUE_PUT:
+	case RR_POOL_TASK:
+	case RR_POOL_RUN:
+	case RR_FEEDER_FLUSH: {
+		const char *on = "?";
+		if (r->obj >= 0 && r->obj < REAL_MAX_OBJS && r->obj < atomic_load(&g->s->hdr->nobjs))
+			on = g->s->objs[r->obj].name;
+		if (r->reason == RR_POOL_TASK)
+			snprintf(b, sizeof b, "%s waits for a task of %s", self, on);
+		else if (r->reason == RR_POOL_RUN)
+			snprintf(b, sizeof b, "%s runs task %lld of %s", self, (long long)r->arg, on);
+		else if (r->reason == RR_QUEUE_GET)
+			snprintf(b, sizeof b, "%s waits in %s.get() at line %d", self, on, line);
+		else if (r->reason == RR_QUEUE_PUT)
+			snprintf(b, sizeof b, "%s: put()/send() of %lld bytes at line %d waits for room "
+				 "in %s's pipe", self, (long long)r->arg, line, on);
+		else
+			snprintf(b, sizeof b, "%s cannot exit until its queue feeder flushes %lld bytes "
+				 "into %s's full pipe, which only a get() would drain", self,
+				 (long long)r->arg, on);
+		break;
+	}
 	case RR_SYNC_WAIT:
 	case RR_COND_WAIT:
 	case RR_COND_REACQUIRE:

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -58,6 +59,8 @@ struct rthread {
 	struct value args[VM_MAX_ARGS];
 	int line;
 	struct rproc *P;
+	bool task_mode;        /* a pool worker running a task: thread_loop returns at its end */
+	char task_err[512];    /* the task's uncaught exception ("Type: message"), or "" */
 };
 
 struct rchild {                /* a multiprocessing.Process made in this process */
@@ -69,6 +72,7 @@ struct rchild {                /* a multiprocessing.Process made in this process
 	struct value target;
 	int nargs;
 	struct value args[VM_MAX_ARGS];
+	int pool;                  /* a pool worker: its pool's object + 1; 0 otherwise */
 };
 
 /* The interpreter lock: a mutex, or CPython 3's GIL. */
@@ -464,6 +468,7 @@ static bool thread_wait(struct rproc *P, struct rthread *o, int64_t deadline)
 }
 
 static void results_write(struct rproc *P);
+static void feeders_flush(struct rthread *T);
 
 /* CPython's exit: threading._shutdown joins the non-daemon threads, multiprocessing's exit
  * hook joins the non-daemon children and terminates the daemon ones; then the process ends. */
@@ -503,6 +508,7 @@ static void proc_exit(struct rproc *P, struct rthread *T)
 		kill(c->pid, SIGTERM);
 		child_wait(P, c, -1);
 	}
+	feeders_flush(T);
 	pthread_mutex_lock(&P->lock);
 	for (int i = 0; i < P->nthreads; i++) {
 		struct rthread *o = P->threads[i];
@@ -712,6 +718,7 @@ static void thread_start(struct rproc *P, struct rthread *T, struct rthread *o)
 		return;
 	}
 	R->shm.threads[slot].daemon = o->daemon;
+	atomic_fetch_add(&R->shm.hdr->model_pids, 1); /* the simulator gives the thread a tid */
 	for (int i = 0; i < o->nargs; i++)
 		vm_ref(o->args[i]);
 	vm_ref(o->target);
@@ -744,6 +751,9 @@ static void thread_start(struct rproc *P, struct rthread *T, struct rthread *o)
 }
 
 /* In a new child process: the runner's state for it, and the thread that goes on there. */
+static void feeders_forget(void);
+static int g_model_pid = 1000; /* this process's pid in the simulation (see real_hdr) */
+
 static void become_child(struct rproc **Pp, struct rthread **Tp, int pslot, int tslot,
 			 const char *name, struct rchild *ch)
 {
@@ -755,6 +765,7 @@ static void become_child(struct rproc **Pp, struct rthread **Tp, int pslot, int 
 		close(R->go_fd);
 		R->go_fd = -1;
 	}
+	feeders_forget();
 	struct rproc *np = proc_create(pslot, name);
 	struct rthread *nt = np ? thread_add(np, "MainThread") : NULL;
 	int pid = getpid();
@@ -762,7 +773,9 @@ static void become_child(struct rproc **Pp, struct rthread **Tp, int pslot, int 
 		_exit(1);
 	np->pid = pid;
 	np->ppid = old->pid;
-	np->vm = vm_proc_fork(old->vm, R->opt.seed * 0x9E3779B97F4A7C15ULL + (uint64_t)pid);
+	/* seeded from the pid the simulator would have given it, so that random() gives the
+	 * simulated values in the same order */
+	np->vm = vm_proc_fork(old->vm, R->opt.seed * 0x9E3779B97F4A7C15ULL + (uint64_t)g_model_pid);
 	if (!np->vm)
 		_exit(1);
 	R->shm.procs[pslot].pid = pid;
@@ -776,13 +789,15 @@ static void become_child(struct rproc **Pp, struct rthread **Tp, int pslot, int 
 		nt->vm = vm_thread_fork(oldT->vm, np->vm);
 		if (nt->vm)
 			vm_return(nt->vm, vm_int(0));
+	} else if (ch->pool) {
+		nt->vm = NULL; /* worker_main makes one per task */
 	} else {
 		vm_ref(ch->target);
 		for (int i = 0; i < ch->nargs; i++)
 			vm_ref(ch->args[i]);
 		nt->vm = vm_thread_create_call(np->vm, ch->target, ch->nargs, ch->args);
 	}
-	if (!nt->vm)
+	if (!nt->vm && !(ch && ch->pool))
 		_exit(1);
 	vm_program_set_handle_repr(R->prog, handle_repr, np);
 	il_acquire(nt);
@@ -815,6 +830,7 @@ static void do_fork(struct rproc **Pp, struct rthread **Tp, struct rchild *ch)
 	ps->ppid = P->pid;
 	atomic_fetch_add(&R->shm.hdr->live_procs, 1);
 	rec_full(T, tslot, RK_STATE, TS_NEW, ch ? RR_PROC_NEW : RR_FORK_NEW, T->slot, 0, T->line, -1);
+	g_model_pid = 1001 + atomic_fetch_add(&R->shm.hdr->model_pids, 1);
 	pid_t pid = fork();
 	if (pid == 0) {
 		become_child(Pp, Tp, pslot, tslot, name, ch);
@@ -839,7 +855,8 @@ static void do_fork(struct rproc **Pp, struct rthread **Tp, struct rchild *ch)
 	}
 	rec_full(T, tslot, RK_SPAWN_READY, TS_READY, ch ? RR_PROC_STARTED : RR_FORK_RETURNED,
 		 T->slot, 0, T->line, -1);
-	vm_return(T->vm, ch ? vm_none() : vm_int(pid));
+	if (!ch || !ch->pool) /* Pool() answers when all its workers are started */
+		vm_return(T->vm, ch ? vm_none() : vm_int(pid));
 }
 
 static int64_t join_timeout(struct rthread *T, const struct vm_call *c, bool *bad)
@@ -1554,6 +1571,9 @@ static int sobj_make(struct rthread *T, int kind, const char *target, const char
 	return i;
 }
 
+static bool ipc_new_real(struct rthread *T, const struct vm_call *c);
+static void ipc_method_real(struct rthread *T, struct real_sobj *o, int idx, const struct vm_call *c);
+
 /* Lock(), RLock(), Semaphore(v), BoundedSemaphore(v), Condition([lock]), Event(),
  * Barrier(n[, timeout=]), Value(tc, init[, lock=]), Array(tc, n|seq[, lock=]). */
 static void sys_obj_new(struct rthread *T, const struct vm_call *c)
@@ -1561,6 +1581,8 @@ static void sys_obj_new(struct rthread *T, const struct vm_call *c)
 	const char *cls = c->name ? c->name : "";
 	const struct value *a0 = c->argc > 0 ? &c->argv[0] : NULL;
 	int i;
+	if (ipc_new_real(T, c))
+		return;
 	if (strcmp(cls, "Lock") == 0 || strcmp(cls, "RLock") == 0) {
 		int kind = cls[0] == 'R' ? H_RLOCK : H_LOCK;
 		if ((i = sobj_make(T, kind, c->target, cls)) >= 0)
@@ -1710,7 +1732,1147 @@ static void sys_obj_new(struct rthread *T, const struct vm_call *c)
 static bool is_sobj_kind(int aux)
 {
 	return aux == H_LOCK || aux == H_RLOCK || aux == H_SEMAPHORE || aux == H_CONDITION ||
-	       aux == H_EVENT || aux == H_BARRIER || aux == H_VALUE || aux == H_ARRAY;
+	       aux == H_EVENT || aux == H_BARRIER || aux == H_VALUE || aux == H_ARRAY ||
+	       aux == H_QUEUE || aux == H_CONN;
+}
+
+/* ---- queues and pipes: real pipes ----
+ *
+ * Queue(), SimpleQueue() and Pipe() make their pipe (pipe(2); a duplex Pipe: socketpair) when
+ * they are created, so processes forked later inherit the same fds. A message is a 4-byte
+ * big-endian length and the value in a small tagged encoding of our own (not pickle, not repr):
+ * None, bools, ints, floats, durations, strs, lists and tuples of those (nested), functions of
+ * the program and handles of shared objects (locks, queues, ...: their index is valid in every
+ * process of the run). A Queue's put() hands the message to the feeder thread of this process
+ * (one per queue per process, as CPython's), which write()s it, blocking while the pipe is
+ * full; a process's exit waits until its feeders have flushed (Queue.join_thread), so a child
+ * that put more than the pipe holds cannot exit before someone get()s. get() takes the queue's
+ * reader lock (the object's process-shared mutex) and reads one whole message. */
+
+struct qbuf {
+	char *p;
+	size_t n, cap;
+	bool bad;
+	char why[96];
+};
+
+static void qb_put(struct qbuf *b, const void *d, size_t n)
+{
+	if (b->bad)
+		return;
+	if (b->n + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + n)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->bad = true;
+			snprintf(b->why, sizeof b->why, "out of memory");
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, d, n);
+	b->n += n;
+}
+
+static void qb_tag64(struct qbuf *b, char tag, int64_t x)
+{
+	qb_put(b, &tag, 1);
+	qb_put(b, &x, 8);
+}
+
+static void qb_encode(struct qbuf *b, struct value v, int depth)
+{
+	if (depth > 64) {
+		b->bad = true;
+		snprintf(b->why, sizeof b->why, "nested too deeply");
+		return;
+	}
+	switch (v.type) {
+	case V_NONE: qb_tag64(b, 'N', 0); return;
+	case V_BOOL: qb_tag64(b, 'B', v.u.i); return;
+	case V_INT: qb_tag64(b, 'I', v.u.i); return;
+	case V_DUR: qb_tag64(b, 'D', v.u.i); return;
+	case V_FUNC: qb_tag64(b, 'f', v.u.i); return;
+	case V_FLOAT: {
+		int64_t x;
+		memcpy(&x, &v.u.f, 8);
+		qb_tag64(b, 'F', x);
+		return;
+	}
+	case V_HANDLE:
+		if (is_sobj_kind(v.aux)) {
+			qb_tag64(b, 'H', v.aux);
+			qb_put(b, &v.u.i, 8);
+			return;
+		}
+		break;
+	case V_STR: {
+		size_t len;
+		const char *s = vm_str_data(v, &len);
+		qb_tag64(b, 'S', (int64_t)len);
+		qb_put(b, s, len);
+		return;
+	}
+	case V_TUPLE:
+	case V_LIST: {
+		int n = vm_seq_len(v);
+		qb_tag64(b, v.type == V_LIST ? 'L' : 'T', n);
+		for (int i = 0; i < n && !b->bad; i++)
+			qb_encode(b, vm_seq_item(v, i), depth + 1);
+		return;
+	}
+	default:
+		break;
+	}
+	b->bad = true;
+	snprintf(b->why, sizeof b->why, "the real runner cannot send a value of this type "
+		 "(type %d) through a pipe yet", v.type);
+}
+
+/* Decodes one value at *pos; false on a malformed message. Tuples come back as lists (the
+ * VM's API has no tuple constructor; see docs/real.md). */
+static bool qb_decode(const char *p, size_t n, size_t *pos, struct value *out, int depth)
+{
+	if (depth > 64 || *pos + 9 > n)
+		return false;
+	char tag = p[*pos];
+	int64_t x;
+	memcpy(&x, p + *pos + 1, 8);
+	*pos += 9;
+	switch (tag) {
+	case 'N': *out = vm_none(); return true;
+	case 'B': *out = vm_bool(x != 0); return true;
+	case 'I': *out = vm_int(x); return true;
+	case 'D': *out = vm_dur(x); return true;
+	case 'f': *out = (struct value){.type = V_FUNC, .u.i = x}; return true;
+	case 'F': {
+		double d;
+		memcpy(&d, &x, 8);
+		*out = vm_float(d);
+		return true;
+	}
+	case 'H': {
+		int64_t id;
+		if (*pos + 8 > n)
+			return false;
+		memcpy(&id, p + *pos, 8);
+		*pos += 8;
+		*out = vm_handle((enum vm_handle_kind)x, id);
+		return true;
+	}
+	case 'S':
+		if (x < 0 || (size_t)x > n - *pos)
+			return false;
+		*out = vm_str(p + *pos, (size_t)x);
+		*pos += (size_t)x;
+		return true;
+	case 'L':
+	case 'T': {
+		if (x < 0 || (size_t)x > (n - *pos) / 9)
+			return false;
+		struct value *items = calloc((size_t)x + 1, sizeof *items);
+		if (!items)
+			return false;
+		for (int64_t i = 0; i < x; i++)
+			if (!qb_decode(p, n, pos, &items[i], depth + 1)) {
+				for (int64_t k = 0; k < i; k++)
+					vm_unref(items[k]);
+				free(items);
+				return false;
+			}
+		*out = vm_list((int)x, items); /* no tuple constructor in the VM's API */
+		free(items);
+		return true;
+	}
+	default:
+		return false;
+	}
+}
+
+/* The framed message of v (length header first) in *b; false (raised) if v cannot be sent. */
+static bool q_frame(struct rthread *T, struct value v, struct qbuf *b)
+{
+	memset(b, 0, sizeof *b);
+	uint32_t zero = 0;
+	qb_put(b, &zero, 4);
+	qb_encode(b, v, 0);
+	if (b->bad) {
+		sys_raise(T, "TypeError", "%s", b->why);
+		free(b->p);
+		return false;
+	}
+	uint32_t len = (uint32_t)(b->n - 4);
+	unsigned char hdr[4] = {len >> 24, len >> 16, len >> 8, len};
+	memcpy(b->p, hdr, 4);
+	return true;
+}
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+static bool read_all(int fd, char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+struct fmsg {
+	struct fmsg *next;
+	size_t n;
+	char *p;
+};
+
+struct feeder {                /* one per queue per putting process (process-local memory) */
+	struct feeder *next;
+	int obj, wfd;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct fmsg *head, *tail;
+	int64_t pending;           /* bytes not yet written */
+	bool closing;
+};
+
+static struct feeder *g_feeders; /* this process's; forgotten by a forked child (CPython's
+                                  * Queue._after_fork) */
+static pthread_mutex_t g_feeders_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *feeder_main(void *arg)
+{
+	struct feeder *f = arg;
+	pthread_mutex_lock(&f->mu);
+	for (;;) {
+		while (!f->head && !f->closing)
+			pthread_cond_wait(&f->cv, &f->mu);
+		struct fmsg *m = f->head;
+		if (!m)
+			break;
+		f->head = m->next;
+		if (!f->head)
+			f->tail = NULL;
+		pthread_mutex_unlock(&f->mu);
+		size_t done = 0;
+		while (done < m->n) { /* blocks while the pipe is full */
+			/* at most 64 KiB a write, so that what is left is known while it blocks */
+			size_t chunk = m->n - done < 65536 ? m->n - done : 65536;
+			ssize_t w = write(f->wfd, m->p + done, chunk);
+			if (w < 0 && errno == EINTR)
+				continue;
+			pthread_mutex_lock(&f->mu);
+			f->pending -= w > 0 ? (int64_t)w : (int64_t)(m->n - done);
+			pthread_cond_broadcast(&f->cv); /* progress, for feeders_flush */
+			pthread_mutex_unlock(&f->mu);
+			if (w <= 0)
+				break;
+			done += (size_t)w;
+		}
+		pthread_mutex_lock(&f->mu);
+		free(m->p);
+		free(m);
+	}
+	pthread_mutex_unlock(&f->mu);
+	return NULL;
+}
+
+static struct feeder *feeder_of(int obj, int wfd)
+{
+	pthread_mutex_lock(&g_feeders_mu);
+	struct feeder *f = g_feeders;
+	while (f && f->obj != obj)
+		f = f->next;
+	if (!f && (f = calloc(1, sizeof *f))) {
+		f->obj = obj;
+		f->wfd = wfd;
+		pthread_mutex_init(&f->mu, NULL);
+		pthread_cond_init(&f->cv, NULL);
+		if (pthread_create(&f->th, NULL, feeder_main, f) != 0) {
+			free(f);
+			f = NULL;
+		} else {
+			f->next = g_feeders;
+			g_feeders = f;
+		}
+	}
+	pthread_mutex_unlock(&g_feeders_mu);
+	return f;
+}
+
+/* At a process's exit: waits until every feeder of this process has written its messages. */
+static void feeders_flush(struct rthread *T)
+{
+	for (struct feeder *f = g_feeders; f; f = f->next) {
+		pthread_mutex_lock(&f->mu);
+		f->closing = true;
+		pthread_cond_broadcast(&f->cv);
+		int64_t left = f->pending, shown = left;
+		if (left > 0) {
+			rec_state(T, TS_WAIT, RR_FEEDER_FLUSH, f->obj, left);
+			il_release(T);
+		}
+		/* while it blocks, the record says how much is left (again when it changed) */
+		while (f->pending > 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 20000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_cond_timedwait(&f->cv, &f->mu, &ts) == ETIMEDOUT &&
+			    f->pending > 0 && f->pending != shown) {
+				shown = f->pending;
+				rec_state(T, TS_WAIT, RR_FEEDER_FLUSH, f->obj, shown);
+			}
+		}
+		pthread_mutex_unlock(&f->mu);
+		pthread_join(f->th, NULL);
+		if (left > 0) {
+			il_acquire(T);
+			rec_state(T, TS_RUNNING, RR_SYNC_DONE, f->obj, 0);
+		}
+	}
+}
+
+static void feeders_forget(void)
+{
+	g_feeders = NULL; /* the parent's feeder threads do not exist in a forked child */
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+	g_feeders_mu = fresh;
+}
+
+/* Reads one message from fd into *out, waiting until deadline (-1: none). Returns 1, 0 on
+ * timeout, -1 on end of file or a bad message. The caller holds the reader lock. */
+static int q_read(int fd, int64_t deadline, struct value *out)
+{
+	for (;;) {
+		int ms = -1;
+		if (deadline >= 0) {
+			int64_t left = deadline - real_mono_ns();
+			if (left <= 0)
+				left = 0;
+			ms = (int)((left + 999999) / 1000000);
+		}
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int r = poll(&pfd, 1, ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0)
+			return 0;
+		if (r < 0)
+			return -1;
+		break;
+	}
+	unsigned char hdr[4];
+	if (!read_all(fd, (char *)hdr, 4))
+		return -1;
+	size_t len = ((size_t)hdr[0] << 24) | ((size_t)hdr[1] << 16) | ((size_t)hdr[2] << 8) | hdr[3];
+	char *p = malloc(len + 1);
+	if (!p)
+		return -1;
+	size_t pos = 0;
+	bool ok = read_all(fd, p, len) && qb_decode(p, len, &pos, out, 0) && pos == len;
+	free(p);
+	return ok ? 1 : -1;
+}
+
+/* q.get([block[, timeout]]), conn.recv(). */
+static void q_get_call(struct rthread *T, int idx, const struct vm_call *c, bool is_conn)
+{
+	struct real_sobj *o = &R->shm.objs[idx];
+	const struct value *bv = c->argc > 0 ? &c->argv[0] : kwarg(c, "block");
+	const struct value *tv = c->argc > 1 ? &c->argv[1] : kwarg(c, "timeout");
+	bool block = is_conn || !bv || vm_truthy(*bv);
+	int64_t timeout = -1;
+	if (!is_conn && !timeout_of(T, tv, &timeout))
+		return;
+	if (!block)
+		timeout = 0;
+	if (o->rfd < 0) {
+		sys_raise(T, "OSError", "handle is closed");
+		return;
+	}
+	int64_t deadline = deadline_of(timeout);
+	/* record a wait only when nothing is there yet */
+	struct pollfd pfd = {.fd = o->rfd, .events = POLLIN};
+	bool waits = timeout != 0 && poll(&pfd, 1, 0) == 0;
+	if (waits)
+		rec_state(T, TS_WAIT, RR_QUEUE_GET, idx, 0);
+	il_release(T);
+	sobj_lock(o); /* the reader lock: one whole message per reader */
+	struct value v = vm_none();
+	int r = q_read(o->rfd, deadline, &v);
+	sobj_unlock(o);
+	il_acquire(T);
+	if (waits)
+		rec_state(T, TS_RUNNING, RR_SYNC_DONE, idx, r == 0);
+	if (r == 0)
+		sys_raise(T, "queue.Empty", "%s", "the queue is empty");
+	else if (r < 0)
+		sys_raise(T, is_conn ? "EOFError" : "OSError", "%s", is_conn ? "" :
+			  "the queue's pipe was closed or a message was malformed");
+	else
+		vm_return(T->vm, v);
+}
+
+/* q.put(obj) (Queue: to the feeder; SimpleQueue: written here), conn.send(obj). */
+static void q_put_call(struct rthread *T, int idx, const struct vm_call *c, bool direct)
+{
+	struct real_sobj *o = &R->shm.objs[idx];
+	if (c->argc < 1) {
+		sys_raise(T, "TypeError", "put() missing 1 required argument: 'obj'");
+		return;
+	}
+	if (o->wfd < 0) {
+		sys_raise(T, "OSError", "handle is closed");
+		return;
+	}
+	struct qbuf b;
+	if (!q_frame(T, c->argv[0], &b))
+		return;
+	if (!direct) {
+		struct feeder *f = feeder_of(idx, o->wfd);
+		struct fmsg *m = f ? calloc(1, sizeof *m) : NULL;
+		if (!m) {
+			free(b.p);
+			sys_raise(T, "MemoryError", "out of memory");
+			return;
+		}
+		m->p = b.p;
+		m->n = b.n;
+		pthread_mutex_lock(&f->mu);
+		if (f->tail)
+			f->tail->next = m;
+		else
+			f->head = m;
+		f->tail = m;
+		f->pending += (int64_t)b.n;
+		pthread_cond_signal(&f->cv);
+		pthread_mutex_unlock(&f->mu);
+		vm_return(T->vm, vm_none());
+		return;
+	}
+	/* written by the caller, blocking while the pipe is full; a message larger than the pipe
+	 * is recorded as a wait */
+	bool waits = b.n > 65536;
+	if (waits)
+		rec_state(T, TS_WAIT, RR_QUEUE_PUT, idx, (int64_t)b.n);
+	il_release(T);
+	bool ok = write_all(o->wfd, b.p, b.n);
+	il_acquire(T);
+	if (waits)
+		rec_state(T, TS_RUNNING, RR_SYNC_DONE, idx, 0);
+	free(b.p);
+	if (!ok)
+		sys_raise(T, "BrokenPipeError", "[Errno 32] Broken pipe");
+	else
+		vm_return(T->vm, vm_none());
+}
+
+/* Queue(), SimpleQueue(), Pipe([duplex]): returns false if cls is none of them. */
+static bool ipc_new_real(struct rthread *T, const struct vm_call *c)
+{
+	const char *cls = c->name ? c->name : "";
+	bool q = strcmp(cls, "Queue") == 0, sq = strcmp(cls, "SimpleQueue") == 0;
+	if (q || sq) {
+		int fds[2];
+		if (pipe2(fds, O_CLOEXEC) < 0) {
+			sys_raise(T, "OSError", "pipe: %s", strerror(errno));
+			return true;
+		}
+		int i = sobj_make(T, H_QUEUE, c->target, cls);
+		if (i < 0) {
+			close(fds[0]);
+			close(fds[1]);
+			return true;
+		}
+		R->shm.objs[i].rfd = fds[0];
+		R->shm.objs[i].wfd = fds[1];
+		R->shm.objs[i].simple = sq;
+		vm_return(T->vm, vm_handle(H_QUEUE, i));
+		return true;
+	}
+	if (strcmp(cls, "Pipe") == 0) {
+		const struct value *a0 = c->argc > 0 ? &c->argv[0] : kwarg(c, "duplex");
+		bool duplex = !a0 || vm_truthy(*a0);
+		int fa[2], fb[2] = {-1, -1};
+		int r = duplex ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fa)
+			       : pipe2(fa, O_CLOEXEC);
+		if (r < 0) {
+			sys_raise(T, "OSError", "Pipe: %s", strerror(errno));
+			return true;
+		}
+		char n1[64], n2[64];
+		snprintf(n1, sizeof n1, "%.40s[0]", c->target ? c->target : "pipe");
+		snprintf(n2, sizeof n2, "%.40s[1]", c->target ? c->target : "pipe");
+		int i1 = sobj_make(T, H_CONN, n1, "Connection");
+		int i2 = i1 >= 0 ? sobj_make(T, H_CONN, n2, "Connection") : -1;
+		if (i2 < 0) {
+			close(fa[0]);
+			close(fa[1]);
+			return true;
+		}
+		(void)fb;
+		if (duplex) {
+			R->shm.objs[i1].rfd = R->shm.objs[i1].wfd = fa[0];
+			R->shm.objs[i2].rfd = R->shm.objs[i2].wfd = fa[1];
+		} else { /* Pipe(False): the first end receives, the second sends */
+			R->shm.objs[i1].rfd = fa[0];
+			R->shm.objs[i2].wfd = fa[1];
+		}
+		struct value ends[2] = {vm_handle(H_CONN, i1), vm_handle(H_CONN, i2)};
+		vm_return(T->vm, vm_list(2, ends));
+		return true;
+	}
+	return false;
+}
+
+static void ipc_method_real(struct rthread *T, struct real_sobj *o, int idx, const struct vm_call *c)
+{
+	const char *m = c->name;
+	if (o->kind == H_QUEUE) {
+		if (strcmp(m, "get") == 0) {
+			q_get_call(T, idx, c, false);
+			return;
+		}
+		if (strcmp(m, "get_nowait") == 0) {
+			struct vm_call nc = *c;
+			nc.argc = 1;
+			nc.argv[0] = vm_bool(false);
+			nc.kwc = 0;
+			q_get_call(T, idx, &nc, false);
+			return;
+		}
+		if (strcmp(m, "put") == 0 || strcmp(m, "put_nowait") == 0) {
+			q_put_call(T, idx, c, o->simple);
+			return;
+		}
+		if (strcmp(m, "empty") == 0) {
+			struct pollfd pfd = {.fd = o->rfd, .events = POLLIN};
+			vm_return(T->vm, vm_bool(o->rfd < 0 || poll(&pfd, 1, 0) <= 0));
+			return;
+		}
+		if (strcmp(m, "close") == 0 || strcmp(m, "join_thread") == 0 ||
+		    strcmp(m, "cancel_join_thread") == 0) {
+			vm_return(T->vm, vm_none()); /* the feeder is flushed at the exit anyway */
+			return;
+		}
+	} else if (o->kind == H_CONN) {
+		if (strcmp(m, "send") == 0) {
+			q_put_call(T, idx, c, true);
+			return;
+		}
+		if (strcmp(m, "recv") == 0) {
+			q_get_call(T, idx, c, true);
+			return;
+		}
+		if (strcmp(m, "poll") == 0) {
+			int64_t timeout = 0;
+			const struct value *tv = c->argc > 0 ? &c->argv[0] : kwarg(c, "timeout");
+			if (tv && !timeout_of(T, tv, &timeout))
+				return;
+			struct pollfd pfd = {.fd = o->rfd, .events = POLLIN};
+			il_release(T);
+			int r = o->rfd < 0 ? 0 : poll(&pfd, 1, timeout < 0 ? -1 : (int)(timeout / 1000000));
+			il_acquire(T);
+			vm_return(T->vm, vm_bool(r > 0));
+			return;
+		}
+		if (strcmp(m, "close") == 0) { /* closes this process's copy (the fds are per process) */
+			vm_return(T->vm, vm_none());
+			return;
+		}
+	}
+	sys_raise(T, "AttributeError", "'%s' object has no attribute '%s'",
+		  vm_handle_class((enum vm_handle_kind)o->kind), m);
+}
+
+
+
+/* ---- Pool: forked workers, a task pipe and a result pipe ----
+ *
+ * Pool(n) forks n daemon processes ForkPoolWorker-1..n (as CPython's fork context). A task is
+ * a framed [job, function, args] written by the owner into the task pipe (None: the sentinel
+ * close() sends each worker); a worker takes the task pipe's reader lock, reads one task, runs
+ * the function in its own VM, and writes a framed result (8-byte job, 1-byte ok, the encoded
+ * value or the error text) into the result pipe under the result writers' lock. The owner
+ * reads results when it needs one (AsyncResult.get/wait/ready, map, join drains them while it
+ * waits for the workers), instead of CPython's result-handler thread. */
+
+struct rjob {
+	bool done, ok;
+	char *raw;   /* the encoded value, or the error text */
+	size_t n;
+};
+
+struct rpool {                 /* the owner's (process-local) */
+	struct rpool *next;
+	int obj, n;
+	bool closed, terminated;
+	struct rchild **workers;
+	struct rjob *jobs;
+	int njobs, capjobs;
+	pthread_mutex_t mu;        /* reading results */
+};
+
+static struct rpool *g_pools;
+
+static struct rpool *pool_of(int obj)
+{
+	for (struct rpool *p = g_pools; p; p = p->next)
+		if (p->obj == obj)
+			return p;
+	return NULL;
+}
+
+/* Reads one framed message into *buf (malloc'd, *len bytes). 1, 0 on timeout, -1 at EOF. */
+static int q_read_raw(int fd, int64_t deadline, char **buf, size_t *len)
+{
+	for (;;) {
+		int ms = -1;
+		if (deadline >= 0) {
+			int64_t left = deadline - real_mono_ns();
+			ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+		}
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int r = poll(&pfd, 1, ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0)
+			return 0;
+		if (r < 0)
+			return -1;
+		break;
+	}
+	unsigned char hdr[4];
+	if (!read_all(fd, (char *)hdr, 4))
+		return -1;
+	size_t n = ((size_t)hdr[0] << 24) | ((size_t)hdr[1] << 16) | ((size_t)hdr[2] << 8) | hdr[3];
+	char *p = malloc(n + 1);
+	if (!p)
+		return -1;
+	if (!read_all(fd, p, n)) {
+		free(p);
+		return -1;
+	}
+	*buf = p;
+	*len = n;
+	return 1;
+}
+
+static bool write_framed(int fd, const char *p, size_t n)
+{
+	unsigned char hdr[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+				(unsigned char)(n >> 8), (unsigned char)n};
+	char *all = malloc(n + 4);
+	if (!all)
+		return false;
+	memcpy(all, hdr, 4);
+	memcpy(all + 4, p, n);
+	bool ok = write_all(fd, all, n + 4);
+	free(all);
+	return ok;
+}
+
+/* In a worker (this process's main thread): runs tasks until the sentinel, then exits. */
+static void worker_main(struct rproc *P, struct rthread *T, int obj) __attribute__((noreturn));
+static void worker_main(struct rproc *P, struct rthread *T, int obj)
+{
+	struct real_sobj *o = &R->shm.objs[obj];
+	struct real_sobj *wl = &R->shm.objs[o->wlock];
+	for (;;) {
+		rec_state(T, TS_WAIT, RR_POOL_TASK, obj, 0);
+		il_release(T);
+		sobj_lock(o);
+		char *buf = NULL;
+		size_t len = 0;
+		int r = q_read_raw(o->rfd2, -1, &buf, &len);
+		sobj_unlock(o);
+		il_acquire(T);
+		struct value v = vm_none();
+		size_t pos = 0;
+		bool ok = r > 0 && qb_decode(buf, len, &pos, &v, 0);
+		free(buf);
+		if (!ok || vm_seq_len(v) != 3) {
+			vm_unref(v);
+			rec_state(T, TS_RUNNING, RR_SYNC_DONE, obj, 0);
+			break;
+		}
+		int64_t job = vm_seq_item(v, 0).u.i;
+		struct value fn = vm_seq_item(v, 1), args = vm_seq_item(v, 2);
+		int nargs = vm_seq_len(args);
+		if (nargs > VM_MAX_ARGS)
+			nargs = VM_MAX_ARGS;
+		struct value argv[VM_MAX_ARGS];
+		for (int i = 0; i < nargs; i++) {
+			argv[i] = vm_seq_item(args, i);
+			vm_ref(argv[i]);
+		}
+		vm_ref(fn);
+		vm_unref(v);
+		rec_state(T, TS_RUNNING, RR_POOL_RUN, obj, job);
+		T->vm = vm_thread_create_call(P->vm, fn, nargs, argv);
+		if (!T->vm)
+			_exit(1);
+		T->task_mode = true;
+		T->task_err[0] = 0;
+		thread_loop(P, T);
+		T->task_mode = false;
+		struct qbuf b;
+		memset(&b, 0, sizeof b);
+		qb_put(&b, &job, 8);
+		char okc = T->task_err[0] == 0;
+		if (okc) {
+			qb_put(&b, &okc, 1);
+			qb_encode(&b, vm_thread_result(T->vm), 0);
+			if (b.bad) {
+				b.n = 8;
+				b.bad = false;
+				okc = 0;
+				snprintf(T->task_err, sizeof T->task_err, "TypeError: %s", b.why);
+			}
+		}
+		if (!okc) {
+			qb_put(&b, &okc, 1);
+			qb_put(&b, T->task_err, strlen(T->task_err));
+		}
+		vm_thread_destroy(T->vm);
+		T->vm = NULL;
+		il_release(T);
+		sobj_lock(wl);
+		write_framed(o->wfd2, b.p, b.n);
+		sobj_unlock(wl);
+		il_acquire(T);
+		free(b.p);
+	}
+	P->exitcode = 0;
+	proc_exit(P, T);
+}
+
+/* Reads results until job is done or the deadline passes (interpreter lock released). */
+static bool pool_wait_job(struct rthread *T, struct rpool *pl, int job, int64_t deadline)
+{
+	struct real_sobj *o = &R->shm.objs[pl->obj];
+	bool waits = false;
+	for (;;) {
+		pthread_mutex_lock(&pl->mu);
+		if (pl->jobs[job].done) {
+			pthread_mutex_unlock(&pl->mu);
+			break;
+		}
+		if (!waits) {
+			waits = true;
+			pthread_mutex_unlock(&pl->mu);
+			rec_state(T, TS_WAIT, RR_QUEUE_GET, pl->obj, 0);
+			il_release(T);
+			continue;
+		}
+		char *buf = NULL;
+		size_t len = 0;
+		int r = q_read_raw(o->rfd, deadline, &buf, &len);
+		if (r > 0 && len >= 9) {
+			int64_t j;
+			memcpy(&j, buf, 8);
+			if (j >= 0 && j < pl->njobs && !pl->jobs[j].done) {
+				struct rjob *rj = &pl->jobs[j];
+				rj->ok = buf[8] != 0;
+				rj->n = len - 9;
+				rj->raw = malloc(rj->n + 1);
+				if (rj->raw) {
+					memcpy(rj->raw, buf + 9, rj->n);
+					rj->raw[rj->n] = 0;
+				}
+				rj->done = true;
+			}
+		}
+		free(buf);
+		pthread_mutex_unlock(&pl->mu);
+		if (r <= 0)
+			break;
+	}
+	if (waits) {
+		il_acquire(T);
+		rec_state(T, TS_RUNNING, RR_SYNC_DONE, pl->obj, !pl->jobs[job].done);
+	}
+	return pl->jobs[job].done;
+}
+
+/* The value of a done job (a new reference), or false after raising its error. */
+static bool job_value(struct rthread *T, struct rpool *pl, int job, struct value *out)
+{
+	struct rjob *rj = &pl->jobs[job];
+	if (!rj->raw) {
+		sys_raise(T, "MemoryError", "out of memory");
+		return false;
+	}
+	if (!rj->ok) {
+		const char *text = rj->raw, *colon = strstr(text, ": ");
+		char type[64] = "Exception";
+		/* "file:line:col: Type: message" or "Type: message": re-raise Type */
+		const char *p = text;
+		for (const char *q = text; (q = strstr(q, ": ")) != NULL; q += 2) {
+			size_t k = (size_t)(q - p);
+			bool ident = k > 0 && k < sizeof type;
+			for (size_t i = 0; ident && i < k; i++)
+				ident = p[i] == '_' || p[i] == '.' || (p[i] >= 'A' && p[i] <= 'Z') ||
+					(p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9');
+			if (ident && p[0] >= 'A' && p[0] <= 'Z') {
+				memcpy(type, p, k);
+				type[k] = 0;
+				colon = q;
+				break;
+			}
+			p = q + 2;
+		}
+		sys_raise(T, type, "%s", colon ? colon + 2 : text);
+		return false;
+	}
+	size_t pos = 0;
+	if (!qb_decode(rj->raw, rj->n, &pos, out, 0)) {
+		sys_raise(T, "RuntimeError", "a malformed result came back from the pool");
+		return false;
+	}
+	return true;
+}
+
+static int pool_submit(struct rthread *T, struct rpool *pl, struct value fn, struct value args)
+{
+	if (pl->closed) {
+		sys_raise(T, "ValueError", "Pool not running");
+		return -1;
+	}
+	if (pl->njobs == pl->capjobs) {
+		int cap = pl->capjobs ? pl->capjobs * 2 : 16;
+		struct rjob *v = realloc(pl->jobs, (size_t)cap * sizeof *v);
+		if (!v) {
+			sys_raise(T, "MemoryError", "out of memory");
+			return -1;
+		}
+		pl->jobs = v;
+		pl->capjobs = cap;
+	}
+	int job = pl->njobs;
+	struct value items[3] = {vm_int(job), fn, args};
+	struct value task = vm_list(3, items); /* takes the references: give it some */
+	vm_ref(fn);
+	vm_ref(args);
+	struct qbuf b;
+	bool ok = q_frame(T, task, &b);
+	vm_unref(task);
+	if (!ok)
+		return -1;
+	pl->jobs[job] = (struct rjob){0};
+	pl->njobs++;
+	il_release(T);
+	ok = write_all(R->shm.objs[pl->obj].wfd, b.p, b.n);
+	il_acquire(T);
+	free(b.p);
+	if (!ok) {
+		sys_raise(T, "OSError", "the pool's task pipe is closed");
+		return -1;
+	}
+	return job;
+}
+
+static void pool_new(struct rproc **Pp, struct rthread **Tp, const struct vm_call *c)
+{
+	struct rproc *P = *Pp;
+	struct rthread *T = *Tp;
+	const struct value *a0 = c->argc > 0 ? &c->argv[0] : kwarg(c, "processes");
+	int64_t n = R->ncores;
+	if (a0 && a0->type != V_NONE) {
+		if (a0->type != V_INT) {
+			sys_raise(T, "TypeError", "processes must be an integer");
+			return;
+		}
+		n = a0->u.i;
+	}
+	if (n < 1 || n > 64) {
+		sys_raise(T, "ValueError", "Number of processes must be at least 1 (at most 64 here)");
+		return;
+	}
+	if (kwarg(c, "initializer")) {
+		sys_raise(T, "NotImplementedError", "the real runner cannot run a pool initializer yet");
+		return;
+	}
+	int tp[2], rp[2];
+	if (pipe2(tp, O_CLOEXEC) < 0) {
+		sys_raise(T, "OSError", "pipe: %s", strerror(errno));
+		return;
+	}
+	if (pipe2(rp, O_CLOEXEC) < 0) {
+		close(tp[0]);
+		close(tp[1]);
+		sys_raise(T, "OSError", "pipe: %s", strerror(errno));
+		return;
+	}
+	int obj = sobj_make(T, H_POOL, c->target, "Pool");
+	struct rpool *pl = obj >= 0 ? calloc(1, sizeof *pl) : NULL;
+	if (pl)
+		pl->workers = calloc((size_t)n, sizeof *pl->workers);
+	if (!pl || !pl->workers) {
+		if (pl)
+			free(pl);
+		for (int i = 0; i < 2; i++)
+			close(tp[i]), close(rp[i]);
+		if (obj >= 0)
+			sys_raise(T, "MemoryError", "out of memory");
+		return;
+	}
+	struct real_sobj *o = &R->shm.objs[obj];
+	o->wfd = tp[1];
+	o->rfd2 = tp[0];
+	o->rfd = rp[0];
+	o->wfd2 = rp[1];
+	o->n = (int32_t)n;
+	char wname[64];
+	snprintf(wname, sizeof wname, "%.40s.results", o->name);
+	o->wlock = real_shm_new_obj(&R->shm, H_LOCK, wname);
+	if (o->wlock < 0) {
+		free(pl->workers);
+		free(pl);
+		sys_raise(T, "RuntimeError", "too many objects");
+		return;
+	}
+	pl->obj = obj;
+	pl->n = (int)n;
+	pthread_mutex_init(&pl->mu, NULL);
+	pl->next = g_pools;
+	g_pools = pl;
+	for (int i = 0; i < n; i++) {
+		pthread_mutex_lock(&P->lock);
+		struct rchild *ch = child_add(P);
+		pthread_mutex_unlock(&P->lock);
+		if (!ch) {
+			sys_raise(T, "MemoryError", "out of memory");
+			return;
+		}
+		snprintf(ch->name, sizeof ch->name, "ForkPoolWorker-%d", i + 1);
+		ch->daemon = true;
+		ch->pool = obj + 1;
+		do_fork(Pp, Tp, ch);
+		if (*Pp != P)
+			worker_main(*Pp, *Tp, obj);
+		if (!ch->started)
+			return; /* do_fork raised */
+		pl->workers[i] = ch;
+	}
+	vm_return(T->vm, vm_handle(H_POOL, obj));
+}
+
+static int64_t async_id(int obj, int job)
+{
+	return ((int64_t)obj << 24) | job;
+}
+
+static void pool_method(struct rproc *P, struct rthread *T, const struct vm_call *c)
+{
+	const char *m = c->name;
+	if (c->self.aux == H_ASYNC) {
+		struct rpool *pl = pool_of((int)(c->self.u.i >> 24));
+		int job = (int)(c->self.u.i & 0xFFFFFF);
+		if (!pl || job >= pl->njobs) {
+			sys_raise(T, "RuntimeError", "an AsyncResult of another process");
+			return;
+		}
+		bool get = strcmp(m, "get") == 0, wait = strcmp(m, "wait") == 0;
+		if (get || wait) {
+			const struct value *tv = c->argc > 0 ? &c->argv[0] : kwarg(c, "timeout");
+			int64_t timeout = -1;
+			if (!timeout_of(T, tv, &timeout))
+				return;
+			bool done = pool_wait_job(T, pl, job, deadline_of(timeout));
+			struct value v;
+			if (wait)
+				vm_return(T->vm, vm_none());
+			else if (!done)
+				sys_raise(T, "multiprocessing.TimeoutError", "%s", "");
+			else if (job_value(T, pl, job, &v))
+				vm_return(T->vm, v);
+			return;
+		}
+		if (strcmp(m, "ready") == 0 || strcmp(m, "successful") == 0) {
+			bool done = pool_wait_job(T, pl, job, real_mono_ns());
+			if (m[0] == 's' && !done)
+				sys_raise(T, "ValueError", "%s", "result is not ready");
+			else
+				vm_return(T->vm, vm_bool(m[0] == 'r' ? done : pl->jobs[job].ok));
+			return;
+		}
+		sys_raise(T, "AttributeError", "'AsyncResult' object has no attribute '%s'", m);
+		return;
+	}
+	int obj = (int)c->self.u.i;
+	struct rpool *pl = pool_of(obj);
+	if (!pl) {
+		sys_raise(T, "RuntimeError", "a Pool of another process");
+		return;
+	}
+	if (strcmp(m, "__enter__") == 0) {
+		vm_return(T->vm, c->self);
+		return;
+	}
+	if (strcmp(m, "apply_async") == 0 || strcmp(m, "apply") == 0) {
+		if (c->argc < 1) {
+			sys_raise(T, "TypeError", "apply_async() missing 1 required argument: 'func'");
+			return;
+		}
+		const struct value *args = c->argc > 1 ? &c->argv[1] : kwarg(c, "args");
+		struct value none_args = vm_list(0, NULL);
+		if (args && vm_seq_len(*args) < 0) {
+			vm_unref(none_args);
+			sys_raise(T, "TypeError", "args must be a tuple");
+			return;
+		}
+		int job = pool_submit(T, pl, c->argv[0], args ? *args : none_args);
+		vm_unref(none_args);
+		if (job < 0)
+			return;
+		if (m[5] == '_') {
+			vm_return(T->vm, vm_handle(H_ASYNC, async_id(obj, job)));
+			return;
+		}
+		struct value v;
+		pool_wait_job(T, pl, job, -1);
+		if (job_value(T, pl, job, &v))
+			vm_return(T->vm, v);
+		return;
+	}
+	if (strcmp(m, "map") == 0 || strcmp(m, "starmap") == 0) {
+		if (c->argc < 2 || vm_seq_len(c->argv[1]) < 0) {
+			sys_raise(T, "TypeError", "%s() needs a function and a sequence", m);
+			return;
+		}
+		int n = vm_seq_len(c->argv[1]), first = pl->njobs;
+		for (int i = 0; i < n; i++) {
+			struct value item = vm_seq_item(c->argv[1], i), args;
+			if (m[0] == 's') {
+				args = item;
+				vm_ref(args);
+			} else {
+				vm_ref(item);
+				args = vm_list(1, &item);
+			}
+			int job = pool_submit(T, pl, c->argv[0], args);
+			vm_unref(args);
+			if (job < 0)
+				return;
+		}
+		struct value *items = calloc((size_t)n + 1, sizeof *items);
+		if (!items) {
+			sys_raise(T, "MemoryError", "out of memory");
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			pool_wait_job(T, pl, first + i, -1);
+			if (!job_value(T, pl, first + i, &items[i])) {
+				for (int k = 0; k < i; k++)
+					vm_unref(items[k]);
+				free(items);
+				return;
+			}
+		}
+		vm_return(T->vm, vm_list(n, items));
+		free(items);
+		return;
+	}
+	if (strcmp(m, "close") == 0) {
+		if (!pl->closed) {
+			pl->closed = true;
+			struct qbuf b;
+			if (!q_frame(T, vm_none(), &b))
+				return;
+			il_release(T);
+			for (int i = 0; i < pl->n; i++)
+				write_all(R->shm.objs[obj].wfd, b.p, b.n);
+			il_acquire(T);
+			free(b.p);
+		}
+		vm_return(T->vm, vm_none());
+		return;
+	}
+	if (strcmp(m, "terminate") == 0 || strcmp(m, "__exit__") == 0) {
+		pl->closed = pl->terminated = true;
+		for (int i = 0; i < pl->n; i++) {
+			struct rchild *ch = pl->workers[i];
+			if (!ch || child_try_reap(P, ch))
+				continue;
+			R->shm.procs[ch->pslot].terminated = 1;
+			kill(ch->pid, SIGTERM);
+		}
+		il_release(T);
+		for (int i = 0; i < pl->n; i++)
+			if (pl->workers[i])
+				child_wait(P, pl->workers[i], -1);
+		il_acquire(T);
+		vm_return(T->vm, vm_none());
+		return;
+	}
+	if (strcmp(m, "join") == 0) {
+		if (!pl->closed) {
+			sys_raise(T, "ValueError", "Pool is still running");
+			return;
+		}
+		/* waits for each worker; reads results meanwhile so that no worker blocks on a full
+		 * result pipe */
+		for (int i = 0; i < pl->n; i++) {
+			struct rchild *ch = pl->workers[i];
+			if (!ch || child_try_reap(P, ch))
+				continue;
+			rec_state(T, TS_JOIN, RR_JOIN_PROC, ch->pslot, -1);
+			il_release(T);
+			while (!child_wait(P, ch, real_mono_ns() + 2000000)) {
+				pthread_mutex_lock(&pl->mu);
+				char *buf = NULL;
+				size_t len = 0;
+				struct real_sobj *o = &R->shm.objs[obj];
+				struct pollfd pfd = {.fd = o->rfd, .events = POLLIN};
+				if (poll(&pfd, 1, 0) > 0 && q_read_raw(o->rfd, -1, &buf, &len) > 0 &&
+				    len >= 9) {
+					int64_t j;
+					memcpy(&j, buf, 8);
+					if (j >= 0 && j < pl->njobs && !pl->jobs[j].done) {
+						struct rjob *rj = &pl->jobs[j];
+						rj->ok = buf[8] != 0;
+						rj->n = len - 9;
+						if ((rj->raw = malloc(rj->n + 1))) {
+							memcpy(rj->raw, buf + 9, rj->n);
+							rj->raw[rj->n] = 0;
+						}
+						rj->done = true;
+					}
+				}
+				free(buf);
+				pthread_mutex_unlock(&pl->mu);
+			}
+			il_acquire(T);
+			rec_state(T, TS_RUNNING, RR_JOIN_DONE, ch->pslot, 0);
+		}
+		vm_return(T->vm, vm_none());
+		return;
+	}
+	sys_raise(T, "AttributeError", "'Pool' object has no attribute '%s'", m);
 }
 
 static void sobj_method(struct rthread *T, const struct vm_call *c)
@@ -1810,6 +2972,10 @@ static void sobj_method(struct rthread *T, const struct vm_call *c)
 			return;
 		}
 		break;
+	case H_QUEUE:
+	case H_CONN:
+		ipc_method_real(T, o, idx, c);
+		return;
 	case H_VALUE:
 	case H_ARRAY:
 		if (strcmp(m, "get_lock") == 0 || acq || rel) {
@@ -1995,7 +3161,9 @@ static void syscall_answer(struct rproc **Pp, struct rthread **Tp, const struct 
 		sys_new(P, T, c, c->sys == SYS_PROCESS_NEW);
 		return;
 	case SYS_METHOD:
-		if (is_sobj_kind(c->self.aux))
+		if (c->self.aux == H_POOL || c->self.aux == H_ASYNC)
+			pool_method(P, T, c);
+		else if (is_sobj_kind(c->self.aux))
 			sobj_method(T, c);
 		else
 			sys_method(Pp, Tp, c);
@@ -2013,7 +3181,10 @@ static void syscall_answer(struct rproc **Pp, struct rthread **Tp, const struct 
 			sys_setattr(P, T, c);
 		return;
 	case SYS_NEW:
-		sys_obj_new(T, c);
+		if (c->name && strcmp(c->name, "Pool") == 0)
+			pool_new(Pp, Tp, c);
+		else
+			sys_obj_new(T, c);
 		return;
 	case SYS_QUERY:
 	default:
@@ -2053,11 +3224,19 @@ static void thread_loop(struct rproc *P, struct rthread *T)
 			}
 			continue;
 		case VM_EXIT:
+			if (T->task_mode)
+				return;
 			thread_end(P, T, false);
 			return;
 		case VM_ERROR: {
 			char text[2048], full[2300];
 			diag_format(vm_thread_error(T->vm), text, sizeof text);
+			if (T->task_mode) { /* re-raised by the owner's get() */
+				size_t k = strnlen(text, sizeof T->task_err - 1);
+				memcpy(T->task_err, text[0] ? text : "Exception", text[0] ? k : 10);
+				T->task_err[text[0] ? k : 9] = 0;
+				return;
+			}
 			snprintf(full, sizeof full, "Exception in %s (pid %d): %s", T->name, P->pid, text);
 			int64_t off = real_shm_text(&R->shm, full, strlen(full));
 			rec_full(T, T->slot, RK_MARK, 0, RR_EXCEPTION, -1, off, T->line, -1);

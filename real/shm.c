@@ -106,6 +106,7 @@ int real_shm_new_obj(struct real_shm *s, int kind, const char *name)
 	o->lock = -1;
 	o->btimeout = -1;
 	o->data = -1;
+	o->rfd = o->wfd = o->rfd2 = o->wfd2 = o->wlock = -1;
 	strncpy(o->name, name ? name : "", sizeof o->name - 1);
 	return i;
 }

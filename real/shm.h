@@ -67,6 +67,12 @@ enum real_reason {
 	RR_COND_WAIT,      /* waits on condition obj, its lock released */
 	RR_COND_REACQUIRE, /* notified on (or timed out at) condition obj; re-acquires its lock */
 	RR_SYNC_DONE,      /* got what it waited for at obj (arg 1 = timed out) */
+	RR_QUEUE_GET,      /* waits in get()/recv() of queue or connection obj */
+	RR_QUEUE_PUT,      /* a put()/send() waits for room in obj's full pipe (arg: bytes) */
+	RR_FEEDER_FLUSH,   /* the process cannot exit until its feeder of queue obj has written
+	                    * arg bytes into the pipe (CPython's Queue.join_thread at exit) */
+	RR_POOL_TASK,      /* a pool worker waits for a task of pool obj */
+	RR_POOL_RUN,       /* a pool worker runs task arg of pool obj */
 	RR_COUNT
 };
 
@@ -124,6 +130,12 @@ struct real_sobj {
 	int64_t btimeout;        /* Barrier: default timeout, -1 */
 	int64_t data;            /* Value/Array: first element in the data arena */
 	int32_t n;               /* Value/Array: elements */
+	int32_t rfd, wfd;        /* Queue, SimpleQueue, a Pipe end: the real pipe's fds (the
+	                          * same numbers in every process: made before the forks) */
+	int32_t simple;          /* SimpleQueue: put() writes itself, no feeder */
+	int32_t rfd2, wfd2;      /* Pool: the task pipe's read end, the result pipe's write end
+	                          * (rfd: results, wfd: tasks); wlock: the result writers' lock */
+	int32_t wlock;
 	char typecode;
 	char name[47];
 };
@@ -145,6 +157,9 @@ struct real_hdr {
 	_Atomic int32_t results_ready;
 	_Atomic int32_t nobjs;        /* sync objects allocated */
 	_Atomic uint64_t data_used;   /* elements of the data arena allocated */
+	_Atomic int32_t model_pids;   /* pids the simulator would have given so far after 1000
+	                               * (processes and threads, in creation order): a forked
+	                               * process's random stream is seeded from it, as simulated */
 	int32_t nvars, nexpects;
 	struct real_result vars[REAL_MAX_RESULTS];
 	struct real_result expects[REAL_MAX_RESULTS];

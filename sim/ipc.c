@@ -1568,6 +1568,10 @@ void ipc_free_obj(struct kernel *k, struct kobj *o)
 	struct ipc *x = o->ipc;
 	if (!x)
 		return;
+	if (x->kind == H_POPEN || x->kind == H_FILE) { /* subproc.c's own */
+		subp_free_obj(k, o);
+		return;
+	}
 	switch (x->kind) {
 	case H_QUEUE:
 		chan_free(&x->u.q);

@@ -176,6 +176,7 @@ static struct proc *proc_new(struct kernel *k, int parent)
 	p->target = vm_none();
 	p->joiners = (struct waitq){-1, -1};
 	p->exitcode = -1;
+	p->popen = -1;
 	k->procs[k->nprocs++] = p;
 	return p;
 }
@@ -587,6 +588,8 @@ static void proc_try_exit(struct kernel *k, struct proc *p)
 	if (p->exitcode < 0)
 		p->exitcode = 0;
 	proc_uncount(k, p);
+	if (p->popen >= 0)
+		subp_exited(k, p);
 	kern_wake_all(k, &p->joiners, main, kern_reason(k, "process %s (pid %d) exited", p->name, p->pid));
 	/* its parent's shutdown may have been waiting for it */
 	if (p->parent >= 0)
@@ -607,6 +610,8 @@ static void kill_process(struct kernel *k, struct proc *p, int exitcode, const c
 		if (o->proc == p->id && o->started && o->state != TS_DONE)
 			task_done(k, o, r);
 	}
+	if (p->popen >= 0)
+		subp_exited(k, p);
 	kern_wake_all(k, &p->joiners, main, r);
 	if (p->parent >= 0)
 		proc_try_exit(k, k->procs[p->parent]);
@@ -619,6 +624,8 @@ static void task_finish(struct kernel *k, struct task *t, bool error)
 	if (t->pool >= 0 && ipc_worker_done(k, t, error))
 		return;
 	struct proc *p = k->procs[t->proc];
+	if (!error && t->is_main && p->popen >= 0 && t->vm) /* a command's function returned */
+		p->exitcode = subp_exit_status(vm_thread_result(t->vm));
 	if (error && t->is_main)
 		p->exitcode = 1;
 	if (t->is_main) {
@@ -903,6 +910,22 @@ static enum sys_result spawn_begin(struct kernel *k, struct task *t, bool is_pro
 	return SR_BURN;
 }
 
+enum sys_result kern_spawn_command(struct kernel *k, struct task *t, int popen_obj,
+				   const char *name, const char *how)
+{
+	struct proc *np = proc_new(k, t->proc);
+	if (!np)
+		return kern_raise(k, t, "OSError", "fork failed: out of memory");
+	snprintf(np->name, sizeof np->name, "%s", name);
+	np->popen = popen_obj;
+	return spawn_begin(k, t, true, np->id, k->m->fork_cost, how);
+}
+
+void kern_set_state(struct kernel *k, struct task *t, enum thread_state s, uint32_t reason)
+{
+	set_state(k, t, s, reason);
+}
+
 /* The creation cost is paid: the child becomes ready and the creator's call returns. */
 static void spawn_end(struct kernel *k, struct task *t)
 {
@@ -914,6 +937,10 @@ static void spawn_end(struct kernel *k, struct task *t)
 		return;
 	}
 	bool os_fork = t->call.sys == SYS_FORK;
+	if (!os_fork && t->spawn_is_proc && cp->popen >= 0) { /* an external command */
+		subp_spawn_end(k, t, child);
+		return;
+	}
 	if (os_fork) {
 		child->vm = vm_thread_fork(t->vm, cp->vm);
 	} else if (t->spawn_is_proc) {
@@ -1116,6 +1143,8 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 	case SYS_PRINT: {
 		size_t len = 0;
 		const char *s = c->argc > 0 ? vm_str_data(c->argv[0], &len) : "";
+		if (p->popen >= 0 && subp_print(k, p, s ? s : "", len))
+			return kern_answer(t, vm_none()); /* its stdout is a pipe to its parent */
 		uint32_t id = trace_intern(k->tr, s ? s : "");
 		kern_emit(k, (struct trace_rec){.tid = t->trace_idx, .core = (int16_t)t->core,
 					   .kind = TR_PRINT, .obj = -1,
@@ -1223,11 +1252,13 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 	case SYS_NEW:
 		return sync_new(k, t);
 	case SYS_METHOD:
-		return c->self.aux >= H_QUEUE  ? ipc_method(k, t)
+		return c->self.aux >= H_POPEN  ? subp_method(k, t)
+		       : c->self.aux >= H_QUEUE ? ipc_method(k, t)
 		       : c->self.aux >= H_LOCK ? sync_method(k, t)
 					       : sys_method(k, t);
 	case SYS_GETATTR:
-		return c->self.aux >= H_QUEUE  ? ipc_getattr(k, t)
+		return c->self.aux >= H_POPEN  ? subp_getattr(k, t)
+		       : c->self.aux >= H_QUEUE ? ipc_getattr(k, t)
 		       : c->self.aux >= H_LOCK ? sync_getattr(k, t)
 					       : sys_getattr(k, t);
 	case SYS_SETATTR:
@@ -1568,6 +1599,7 @@ static void kernel_free(struct kernel *k, bool keep_main)
 	}
 	free(k->procs);
 	sync_free(k);
+	subp_free(k);
 	race_free(k);
 	free(k->cores);
 	free(k->picked_reason);

@@ -61,6 +61,7 @@ struct proc {
 	struct gil gil;
 	struct sched_params sp; /* Process(priority=, nice=, cpus=) for its first thread */
 	int64_t feeder_bytes;   /* bytes its queue feeders have not written yet */
+	int popen;              /* an external command's process: its Popen object id; -1 */
 };
 
 struct core {
@@ -109,6 +110,8 @@ struct kernel {
 	int nobjs, capobjs;
 	struct aio_state *aio;  /* asyncio's event loops, tasks and futures (aio.c); NULL until
 	                         * a program first uses asyncio */
+	struct subp_state *subp; /* external commands and the file system (subproc.c); NULL
+	                          * until first used */
 };
 
 /* A synchronisation object (Lock, RLock, Semaphore, Condition, Event, Barrier, local),
@@ -234,6 +237,26 @@ bool kern_worker_start(struct kernel *k, struct task *w, struct value fn, struct
 void kern_kill_worker(struct kernel *k, struct task *w, bool thread);
 void kern_proc_may_exit(struct kernel *k, struct proc *p);
 
+/* ---- subproc.c: external commands (subprocess) and open files across fork ---- */
+/* Whether subp_new answers this SYS_NEW class ("subprocess.call", "Popen", "open", ...). */
+bool subp_owns_new(const char *cls);
+enum sys_result subp_new(struct kernel *k, struct task *t);
+enum sys_result subp_method(struct kernel *k, struct task *t);  /* H_POPEN, H_FILE */
+enum sys_result subp_getattr(struct kernel *k, struct task *t);
+/* The command's process p has been forked by t (the fork+exec cost is paid): starts its
+ * function (or lets it wait for its stdin) and answers or blocks t. */
+void subp_spawn_end(struct kernel *k, struct task *t, struct task *child);
+/* A print by a command's process: true when its stdout is captured (the line is kept). */
+bool subp_print(struct kernel *k, struct proc *p, const char *s, size_t len);
+int subp_exit_status(struct value result); /* the command function's return value */
+void subp_exited(struct kernel *k, struct proc *p); /* p (a command) ended: wakes waiters */
+void subp_free_obj(struct kernel *k, struct kobj *o);
+void subp_free(struct kernel *k);
+/* kernel.c, for subproc.c: forks (fork+exec: the machine's fork cost, burnt by t) a process
+ * named `name` for the Popen object popen_obj; subp_spawn_end follows. */
+enum sys_result kern_spawn_command(struct kernel *k, struct task *t, int popen_obj,
+				   const char *name, const char *how);
+void kern_set_state(struct kernel *k, struct task *t, enum thread_state s, uint32_t reason);
 /* ---- aio.c: asyncio's event loop, inside the kernel task that called asyncio.run ----
  * Each asyncio Task is a vm_thread of its own; the task's `vm` points at the one running.
  * Tasks switch only at an await of something not done; the loop runs ready tasks in FIFO

@@ -393,6 +393,7 @@ static const char *const kind_class[H_KIND_COUNT] = {
 	[H_CONDITION] = "Condition", [H_EVENT] = "Event", [H_BARRIER] = "Barrier",
 	[H_LOCAL] = "local", [H_QUEUE] = "Queue", [H_TQUEUE] = "Queue", [H_CONN] = "Connection",
 	[H_VALUE] = "Value", [H_ARRAY] = "Array", [H_POOL] = "Pool", [H_ASYNC] = "AsyncResult",
+	[H_POPEN] = "Popen", [H_FILE] = "file",
 };
 
 struct kobj *sync_obj_new(struct kernel *k, struct task *t, enum vm_handle_kind kind)
@@ -449,7 +450,8 @@ enum sys_result sync_new(struct kernel *k, struct task *t)
 		if (strcmp(cls, classes[i].name) == 0)
 			kind = (int)classes[i].kind;
 	if (kind < 0)
-		return ipc_new(k, t); /* queues, pipes, shared memory, pools */
+		return subp_owns_new(cls) ? subp_new(k, t) /* external commands, open files */
+					  : ipc_new(k, t); /* queues, pipes, shared memory, pools */
 	const struct value *a0 = c->argc > 0 ? &c->argv[0] : NULL;
 	int64_t value = 1, timeout = -1;
 	int lock = -1;

@@ -616,7 +616,8 @@ const char *vm_handle_class(enum vm_handle_kind kind)
 		[H_EVENT] = "Event", [H_BARRIER] = "Barrier", [H_LOCAL] = "_thread._local",
 		[H_QUEUE] = "Queue", [H_TQUEUE] = "queue.Queue", [H_CONN] = "Connection",
 		[H_VALUE] = "Synchronized", [H_ARRAY] = "SynchronizedArray", [H_POOL] = "Pool",
-		[H_ASYNC] = "AsyncResult", [H_AIOTASK] = "Task", [H_FUTURE] = "Future"};
+		[H_ASYNC] = "AsyncResult", [H_AIOTASK] = "Task", [H_FUTURE] = "Future",
+		[H_POPEN] = "Popen", [H_FILE] = "TextIOWrapper"};
 	return kind > 0 && kind < H_KIND_COUNT && names[kind] ? names[kind] : "object";
 }
 

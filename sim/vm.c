@@ -93,6 +93,12 @@ const struct vm_builtin vm_builtins[BI_COUNT] = {
 	[BI_AS_COMPLETED] = {"as_completed", 1, 2, "timeout", false, SYS_NEW},
 	[BI_SIMPLEQUEUE] = {"SimpleQueue", 0, 0, "", false, SYS_NEW},
 	[BI_JQUEUE] = {"JoinableQueue", 0, 1, "maxsize", false, SYS_NEW},
+	[BI_SP_DEFINE] = {"subprocess.define", 2, 2, "", false, SYS_NEW},
+	[BI_SP_CALL] = {"subprocess.call", 1, 1, "args,stdin,stdout,stderr,shell", false, SYS_NEW},
+	[BI_SP_RUN] = {"subprocess.run", 1, 1,
+		       "args,input,capture_output,stdin,stdout,stderr,text,shell", false, SYS_NEW},
+	[BI_SP_POPEN] = {"Popen", 1, 1, "args,stdin,stdout,stderr,shell,text", false, SYS_NEW},
+	[BI_OPEN] = {"open", 1, 2, "mode,encoding", true, SYS_NEW},
 };
 
 const char *const vm_module_names[M_COUNT] = {
@@ -100,6 +106,7 @@ const char *const vm_module_names[M_COUNT] = {
 	[M_MULTIPROCESSING] = "multiprocessing", [M_THREADING] = "threading", [M_QUEUE] = "queue",
 	[M_MP_POOL] = "multiprocessing.pool", [M_MP_DUMMY] = "multiprocessing.dummy",
 	[M_ASYNCIO] = "asyncio", [M_FUTURES] = "concurrent.futures",
+	[M_SUBPROCESS] = "subprocess",
 };
 
 static const struct {
@@ -142,6 +149,8 @@ static const struct {
 	{M_ASYNCIO, "wait_for", BI_AIO_WAIT_FOR},
 	{M_FUTURES, "ProcessPoolExecutor", BI_PPEXECUTOR}, {M_FUTURES, "ThreadPoolExecutor", BI_TPEXECUTOR},
 	{M_FUTURES, "as_completed", BI_AS_COMPLETED},
+	{M_SUBPROCESS, "define", BI_SP_DEFINE}, {M_SUBPROCESS, "call", BI_SP_CALL},
+	{M_SUBPROCESS, "run", BI_SP_RUN}, {M_SUBPROCESS, "Popen", BI_SP_POPEN},
 };
 
 bool vm_module_attr(int module, const char *attr, struct value *out)
@@ -155,6 +164,11 @@ bool vm_module_attr(int module, const char *attr, struct value *out)
 		}
 	if (module == M_SYS && strcmp(attr, "maxsize") == 0) {
 		*out = vint(INT64_MAX);
+		return true;
+	}
+	if (module == M_SUBPROCESS && (strcmp(attr, "PIPE") == 0 || strcmp(attr, "STDOUT") == 0 ||
+				       strcmp(attr, "DEVNULL") == 0)) {
+		*out = vint(attr[0] == 'P' ? -1 : attr[0] == 'S' ? -2 : -3); /* CPython's values */
 		return true;
 	}
 	return false;
@@ -1598,6 +1612,14 @@ static bool str_method(const struct vm_program *prog, struct value self, const c
 		for (size_t i = 0; i < n; i++)
 			STR(*out)->data[i] = (char)(name[0] == 'u' ? toupper((unsigned char)s[i])
 								   : tolower((unsigned char)s[i]));
+		return true;
+	}
+	if (strcmp(name, "decode") == 0 || strcmp(name, "encode") == 0) {
+		/* bytes are not in the language: a str stands for them, so these are identities */
+		if (!want_args("str", name, argc, 0, 2, kwc, e))
+			return false;
+		vref(self);
+		*out = self;
 		return true;
 	}
 	if (strcmp(name, "startswith") == 0 || strcmp(name, "endswith") == 0) {

@@ -56,6 +56,8 @@ enum vm_handle_kind {
 	H_ASYNC,       /* a pool's AsyncResult */
 	H_AIOTASK,     /* asyncio.Task: a coroutine scheduled on an event loop (aio.c) */
 	H_FUTURE,      /* another awaitable of the event loop: asyncio.sleep(d), gather(...) */
+	H_POPEN,       /* subprocess.Popen, and run()'s CompletedProcess (subproc.c) */
+	H_FILE,        /* open(): an open file description (subproc.c) */
 	H_KIND_COUNT
 };
 

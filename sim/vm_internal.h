@@ -268,6 +268,7 @@ enum vm_builtin_id {
 	BI_AIO_RUN, BI_AIO_GATHER, BI_AIO_SLEEP, BI_AIO_CREATE_TASK, BI_AIO_WAIT_FOR,
 	BI_PPEXECUTOR, BI_TPEXECUTOR, BI_AS_COMPLETED,
 	BI_SIMPLEQUEUE, BI_JQUEUE,
+	BI_SP_DEFINE, BI_SP_CALL, BI_SP_RUN, BI_SP_POPEN, BI_OPEN,
 	BI_COUNT
 };
 
@@ -282,7 +283,7 @@ extern const struct vm_builtin vm_builtins[BI_COUNT];
 
 enum vm_module_id {
 	M_OS, M_TIME, M_RANDOM, M_SYS, M_MULTIPROCESSING, M_THREADING, M_QUEUE, M_MP_POOL,
-	M_MP_DUMMY, M_ASYNCIO, M_FUTURES, M_COUNT
+	M_MP_DUMMY, M_ASYNCIO, M_FUTURES, M_SUBPROCESS, M_COUNT
 };
 extern const char *const vm_module_names[M_COUNT];
 /* Resolves module.attr to a value (a builtin or a constant); false when not modelled. */

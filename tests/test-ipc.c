@@ -629,6 +629,89 @@ START_TEST(closed_objects_raise)
 }
 END_TEST
 
+/* External commands: fork+exec costs the machine's fork cost (1 ms here), burnt by the
+ * caller; the command runs 2 ms of CPU and 5 ms of I/O, so each takes 8 ms from its call.
+ * call() at 0 -> 8 ms; run() 8 -> 16 ms; Popen() returns at 17 ms, and the command waits for
+ * its stdin until communicate() at 27 ms, then ends at 34 ms. Its exit code is the function's
+ * return value (len(args)). */
+START_TEST(subprocess_call_run_popen)
+{
+	struct run r;
+	run_text(&r,
+		 "machine cores=2 cs=0ns thread=0ns fork=1ms\n"
+		 "import subprocess\n"
+		 "def echo(args, stdin):\n"
+		 "    compute(2ms)\n"
+		 "    io(5ms)\n"
+		 "    print(args[1] + stdin)\n"
+		 "    return len(args)\n"
+		 "subprocess.define('echo', echo)\n"
+		 "r = subprocess.call(['echo', 'hi'])\n"
+		 "print('call', r, now)\n"
+		 "cp = subprocess.run(['echo', 'x', 'y'], input='in', capture_output=True)\n"
+		 "print('run', cp.returncode, repr(cp.stdout), now)\n"
+		 "p = subprocess.Popen(['echo', 'z'], stdin=subprocess.PIPE, stdout=subprocess.PIPE)\n"
+		 "print('popen', p.returncode, now)\n"
+		 "sleep(10ms)\n"
+		 "out, err = p.communicate('data')\n"
+		 "print('comm', repr(out), err, p.returncode, p.wait(), now)\n",
+		 NULL);
+	char out[512];
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, "hi|call 2 8ms|run 3 'xin\\n' 16ms|popen None 17ms|"
+			      "comm 'zdata\\n' None 2 2 34ms");
+	ck_assert_int_eq(r.tr->end, END_COMPLETED);
+	run_free(&r);
+	raises_at("machine cores=1\nimport subprocess\nprint('x')\nr = subprocess.call(['nslookup'])\n",
+		  "test.slice:4:5: error: FileNotFoundError: [Errno 2] No such file or directory: "
+		  "'nslookup'");
+}
+END_TEST
+
+/* Open files: the parent writes 'ab' (offset 2) and forks; the child writes 'cd' through the
+ * shared description (offset 4), then opens the file itself (its own offset, 0) and
+ * overwrites 'ab' with 'XY'; the parent, 1 ms later, writes 'ef' at the shared offset 4:
+ * 'XYcdef'. Mode 'a' writes at the end whatever the offset. */
+START_TEST(files_shared_offset_across_fork)
+{
+	struct run r;
+	run_text(&r,
+		 "machine cores=2 cs=0ns fork=0ns\n"
+		 "import os\n"
+		 "f = open('log', 'w')\n"
+		 "f.write('ab')\n"
+		 "pid = os.fork()\n"
+		 "if pid == 0:\n"
+		 "    f.write('cd')\n"
+		 "    g = open('log', 'r+')\n"
+		 "    g.write('XY')\n"
+		 "else:\n"
+		 "    sleep(1ms)\n"
+		 "    f.write('ef')\n"
+		 "    print(f.tell(), repr(open('log').read()))\n"
+		 "    a = open('log', 'a')\n"
+		 "    a.seek(0)\n"
+		 "    a.write('!\\n')\n"
+		 "    print(a.tell(), a.seek(1), repr(open('log').read()))\n"
+		 "    with open('log') as h:\n"
+		 "        print(h.read(2), h.tell(), repr(h.readline()), h.readlines())\n"
+		 "    print(h.closed, f.closed)\n",
+		 NULL);
+	char out[512];
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, "6 'XYcdef'|8 1 'XYcdef!\\n'|XY 2 'cdef!\\n' []|True False");
+	ck_assert_int_eq(r.tr->end, END_COMPLETED);
+	run_free(&r);
+	raises_at("machine cores=1\nx = 1\nf = open('missing.log')\n",
+		  "test.slice:3:5: error: FileNotFoundError: [Errno 2] No such file or directory: "
+		  "'missing.log'");
+	raises_at("machine cores=1\nf = open('a.log', 'w')\nf.read()\n",
+		  "test.slice:3:1: error: io.UnsupportedOperation: not readable");
+	raises_at("machine cores=1\nf = open('a.log', 'w')\nf.close()\nf.write('x')\n",
+		  "test.slice:4:1: error: ValueError: I/O operation on closed file.");
+}
+END_TEST
+
 Suite *ipc_suite(void)
 {
 	Suite *s = suite_create("ipc");
@@ -649,6 +732,8 @@ Suite *ipc_suite(void)
 	tcase_add_test(tc, joinable_queue_task_done);
 	tcase_add_test(tc, closed_objects_raise);
 	tcase_add_test(tc, join_deadlock_other_reader);
+	tcase_add_test(tc, subprocess_call_run_popen);
+	tcase_add_test(tc, files_shared_offset_across_fork);
 	suite_add_tcase(s, tc);
 	return s;
 }

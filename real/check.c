@@ -42,7 +42,8 @@ static bool guarded(const char *module)
 			  strcmp(module, "threading") == 0 || strcmp(module, "asyncio") == 0 ||
 			  strcmp(module, "queue") == 0 || strcmp(module, "concurrent.futures") == 0 ||
 			  strcmp(module, "multiprocessing.pool") == 0 ||
-			  strcmp(module, "multiprocessing.dummy") == 0);
+			  strcmp(module, "multiprocessing.dummy") == 0 ||
+			  strcmp(module, "subprocess") == 0);
 }
 
 static bool can_execute(const char *module, const char *attr)
@@ -77,7 +78,8 @@ static void refuse(struct checker *c, const struct ast_node *n, const char *modu
 		 "conditions, events, barriers, shared Values/Arrays, multiprocessing Queue, "
 		 "SimpleQueue, Pipe and Pool run for real, JoinableQueue, queue.Queue, ThreadPool, "
 		 "executors, "
-		 "thread-locals and coroutines not yet (docs/real.md); run it with `timeslice run`",
+		 "thread-locals, coroutines, subprocess and open() not yet (docs/real.md); run it "
+		 "with `timeslice run`",
 		 module, attr);
 }
 
@@ -127,6 +129,10 @@ static void walk(struct checker *c, const struct ast_node *n)
 			if (mod && !can_execute(mod, n->str))
 				refuse(c, n, mod, n->str);
 		}
+		break;
+	case AST_CALL: /* the builtin open(): a simulated file, no real counterpart yet */
+		if (n->a && n->a->kind == AST_NAME && n->a->str && strcmp(n->a->str, "open") == 0)
+			refuse(c, n, "builtins", "open");
 		break;
 	case AST_EXPECT: /* checked after the run, against the trace: nothing to execute */
 		return;

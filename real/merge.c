@@ -291,8 +291,13 @@ static void apply(struct merger *g, const struct real_rec *r)
 	case RK_STATE:
 		if (r->state >= TS_COUNT)
 			return;
-		if (r->state == s->cur && (r->state != TS_RUNNING || core == s->core))
-			return; /* nothing changed (a new reason for the same wait, say) */
+		if (r->state == s->cur && (r->state != TS_RUNNING || core == s->core)) {
+			/* nothing changed (a new reason for the same wait, say); a feeder's flush
+			 * says how much is left, which the report of a deadlock gives */
+			if (r->reason == RR_FEEDER_FLUSH)
+				s->reason = reason_of(g, r, core);
+			return;
+		}
 		if (r->state == TS_NEW && s->cur >= 0)
 			return;
 		set_state(g, slot, r->t, r->state, core, reason_of(g, r, core), r->line);

@@ -467,9 +467,7 @@ static enum sys_result queue_put(struct kernel *k, struct task *t, struct kobj *
 	if (q->simple) {
 		/* SimpleQueue: no feeder; put() writes the message itself, blocking while the pipe
 		 * is full, as a Connection's send() does */
-		kern_waitq_add(k, &q->writers, t);
-		t->wait_obj = -1;
-		kern_block(k, t, TS_WAIT, -1,
+		kern_wait(k, t, &q->writers, TS_WAIT, -1,
 			   kern_reason(k, "%s.put() of %lld bytes at line %d waits for room in the pipe",
 				       o->name, (long long)m->size, t->line));
 		settle(k, q, t);
@@ -548,9 +546,7 @@ static enum sys_result tq_method(struct kernel *k, struct task *t, struct kobj *
 	if (strcmp(m, "join") == 0) {
 		if (q->unfinished == 0)
 			return kern_answer(t, vm_none());
-		kern_waitq_add(k, &q->joiners, t);
-		t->wait_obj = -1;
-		kern_block(k, t, TS_WAIT, -1, kern_reason(k, "waits in %s.join()", o->name));
+		kern_wait(k, t, &q->joiners, TS_WAIT, -1, kern_reason(k, "waits in %s.join()", o->name));
 		return SR_BLOCKED;
 	}
 	if (strcmp(m, "qsize") == 0)
@@ -594,9 +590,7 @@ static enum sys_result conn_method(struct kernel *k, struct task *t, struct kobj
 			ch->pend = msg;
 		ch->pend_tail = msg;
 		/* the sender writes itself: it blocks until the whole message is in the pipe */
-		kern_waitq_add(k, &ch->writers, t);
-		t->wait_obj = -1;
-		kern_block(k, t, TS_WAIT, -1,
+		kern_wait(k, t, &ch->writers, TS_WAIT, -1,
 			   kern_reason(k, "%s.send() of %lld bytes waits for room in the pipe", o->name,
 				       (long long)msg->size));
 		settle(k, ch, t);
@@ -627,9 +621,7 @@ static enum sys_result conn_method(struct kernel *k, struct task *t, struct kobj
 				return kern_answer(t, v);
 			}
 		}
-		kern_waitq_add(k, &ch->readers, t);
-		t->wait_obj = -1;
-		kern_block(k, t, TS_WAIT, -1, kern_reason(k, "waits in %s.recv() at line %d", o->name,
+		kern_wait(k, t, &ch->readers, TS_WAIT, -1, kern_reason(k, "waits in %s.recv() at line %d", o->name,
 							  t->line));
 		settle(k, ch, t);
 		return SR_BLOCKED;
@@ -1079,9 +1071,7 @@ bool ipc_worker_done(struct kernel *k, struct task *t, bool error)
 		kern_push_event(k, k->q.now, PRIO_CORE, EV_BURN, t->core, k->cores[t->core].gen);
 		return true;
 	}
-	kern_waitq_add(k, &pl->idle, t);
-	t->wait_obj = -1;
-	kern_block(k, t, TS_WAIT, -1, kern_reason(k, "an idle pool worker waits for a task"));
+	kern_wait(k, t, &pl->idle, TS_WAIT, -1, kern_reason(k, "an idle pool worker waits for a task"));
 	dispatch(k, pool_id, t);
 	return true;
 }
@@ -1137,9 +1127,7 @@ static enum sys_result pool_method(struct kernel *k, struct task *t, struct kobj
 			alive |= k->tasks[pl->workers[i]]->state != TS_DONE;
 		if (!alive)
 			return kern_answer(t, vm_none());
-		kern_waitq_add(k, &pl->joiners, t);
-		t->wait_obj = -1;
-		kern_block(k, t, TS_JOIN, -1,
+		kern_wait(k, t, &pl->joiners, TS_JOIN, -1,
 			   kern_reason(k, "waits in %s.join() for its workers to exit", o->name));
 		return SR_BLOCKED;
 	}
@@ -1227,9 +1215,7 @@ static enum sys_result executor_method(struct kernel *k, struct task *t, struct 
 			alive |= k->tasks[pl->workers[i]]->state != TS_DONE;
 		if (!wait || !alive)
 			return kern_answer(t, vm_none());
-		kern_waitq_add(k, &pl->joiners, t);
-		t->wait_obj = -1;
-		kern_block(k, t, TS_JOIN, -1,
+		kern_wait(k, t, &pl->joiners, TS_JOIN, -1,
 			   kern_reason(k, "waits in %s.shutdown() for its workers to finish", o->name));
 		return SR_BLOCKED;
 	}
@@ -1340,9 +1326,7 @@ enum sys_result ipc_method(struct kernel *k, struct task *t)
 		if (q->joinable && strcmp(m, "join") == 0) {
 			if (q->unfinished == 0)
 				return kern_answer(t, vm_none());
-			kern_waitq_add(k, &q->joiners, t);
-			t->wait_obj = -1;
-			kern_block(k, t, TS_WAIT, -1,
+			kern_wait(k, t, &q->joiners, TS_WAIT, -1,
 				   kern_reason(k, "waits in %s.join() at line %d for %d unfinished items",
 					       o->name, t->line, q->unfinished));
 			return SR_BLOCKED;

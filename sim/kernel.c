@@ -446,6 +446,14 @@ void kern_block(struct kernel *k, struct task *t, enum thread_state s, int64_t t
 	leave_core(k, t);
 }
 
+void kern_wait(struct kernel *k, struct task *t, struct waitq *q, enum thread_state s,
+	       int64_t timeout, uint32_t reason)
+{
+	kern_waitq_add(k, q, t);
+	t->wait_obj = -1;
+	kern_block(k, t, s, timeout, reason);
+}
+
 /* Wakes a blocked task with `answer` as the result of its pending call. */
 void kern_wake(struct kernel *k, struct task *t, struct value answer, struct task *waker,
 		 uint32_t reason)

@@ -173,6 +173,9 @@ void kern_wake(struct kernel *k, struct task *t, struct value answer, struct tas
 	       uint32_t reason);
 void kern_wake_all(struct kernel *k, struct waitq *q, struct task *waker, uint32_t reason);
 void kern_waitq_add(struct kernel *k, struct waitq *q, struct task *t);
+/* Queues the running task on q (no wait-for edge) and blocks it as kern_block does. */
+void kern_wait(struct kernel *k, struct task *t, struct waitq *q, enum thread_state s,
+	       int64_t timeout, uint32_t reason);
 void kern_waitq_remove(struct kernel *k, struct task *t);
 enum sys_result kern_raise(struct kernel *k, struct task *t, const char *type, const char *fmt,
 			   ...) __attribute__((format(printf, 4, 5)));

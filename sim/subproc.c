@@ -418,9 +418,7 @@ static void start_child(struct kernel *k, struct popen *po, struct task *by)
 
 static void wait_for(struct kernel *k, struct task *t, struct popen *po, const char *what)
 {
-	kern_waitq_add(k, &po->waiters, t);
-	t->wait_obj = -1;
-	kern_block(k, t, TS_WAIT, -1,
+	kern_wait(k, t, &po->waiters, TS_WAIT, -1,
 		   kern_reason(k, "waits in %s at line %d for command %s (pid %d)", what, t->line,
 			       k->procs[po->proc]->name, k->procs[po->proc]->pid));
 }

@@ -2062,37 +2062,18 @@ static void feeders_forget(void)
 	g_feeders_mu = fresh;
 }
 
+static int q_read_raw(int fd, int64_t deadline, char **buf, size_t *len);
+
 /* Reads one message from fd into *out, waiting until deadline (-1: none). Returns 1, 0 on
  * timeout, -1 on end of file or a bad message. The caller holds the reader lock. */
 static int q_read(int fd, int64_t deadline, struct value *out)
 {
-	for (;;) {
-		int ms = -1;
-		if (deadline >= 0) {
-			int64_t left = deadline - real_mono_ns();
-			if (left <= 0)
-				left = 0;
-			ms = (int)((left + 999999) / 1000000);
-		}
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int r = poll(&pfd, 1, ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r == 0)
-			return 0;
-		if (r < 0)
-			return -1;
-		break;
-	}
-	unsigned char hdr[4];
-	if (!read_all(fd, (char *)hdr, 4))
-		return -1;
-	size_t len = ((size_t)hdr[0] << 24) | ((size_t)hdr[1] << 16) | ((size_t)hdr[2] << 8) | hdr[3];
-	char *p = malloc(len + 1);
-	if (!p)
-		return -1;
-	size_t pos = 0;
-	bool ok = read_all(fd, p, len) && qb_decode(p, len, &pos, out, 0) && pos == len;
+	char *p;
+	size_t len, pos = 0;
+	int r = q_read_raw(fd, deadline, &p, &len);
+	if (r <= 0)
+		return r;
+	bool ok = qb_decode(p, len, &pos, out, 0) && pos == len;
 	free(p);
 	return ok ? 1 : -1;
 }

@@ -63,3 +63,12 @@ void output_of(const struct trace *tr, char *buf, size_t size)
 					      trace_str(tr, tr->recs[i].text));
 }
 
+
+const char *var_of(const struct trace *tr, const char *name)
+{
+	for (int i = 0; i < tr->nvars; i++)
+		if (strcmp(trace_str(tr, tr->vars[i].name), name) == 0)
+			return trace_str(tr, tr->vars[i].repr);
+	ck_abort_msg("no variable %s", name);
+	return "";
+}

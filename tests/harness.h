@@ -25,6 +25,8 @@ void run_free(struct run *r);
 /* The index of the thread of that name (fails the test when there is none). */
 int thread_named(const struct trace *tr, const char *name);
 const struct thread_metrics *tm(const struct run *r, const char *name);
+/* repr() of the main process's final variable `name` (fails the test when there is none). */
+const char *var_of(const struct trace *tr, const char *name);
 /* The printed lines joined by '|'. */
 void output_of(const struct trace *tr, char *buf, size_t size);
 

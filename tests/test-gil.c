@@ -27,11 +27,7 @@ static const char cpu_bound[] =
 
 static double var_f(const struct trace *tr, const char *name)
 {
-	for (int i = 0; i < tr->nvars; i++)
-		if (strcmp(trace_str(tr, tr->vars[i].name), name) == 0)
-			return atof(trace_str(tr, tr->vars[i].repr));
-	ck_abort_msg("no variable %s", name);
-	return 0;
+	return atof(var_of(tr, name));
 }
 
 static double ratio(int cores, const char *machine)

@@ -239,18 +239,12 @@ START_TEST(shared_value_races_across_processes)
 		struct run r;
 		snprintf(text, sizeof text, prog, seed, "v.value += 1");
 		run_text(&r, text, NULL);
-		lost += strcmp(trace_str(r.tr, r.tr->vars[1].repr), "4000") != 0;
+		lost += strcmp(var_of(r.tr, "total"), "4000") != 0;
 		run_free(&r);
 		snprintf(text, sizeof text, prog, seed,
 			 "with v.get_lock():\n            v.value += 1");
 		run_text(&r, text, NULL);
-		bool found = false;
-		for (int i = 0; i < r.tr->nvars; i++)
-			if (strcmp(trace_str(r.tr, r.tr->vars[i].name), "total") == 0) {
-				ck_assert_str_eq(trace_str(r.tr, r.tr->vars[i].repr), "4000");
-				found = true;
-			}
-		ck_assert(found);
+		ck_assert_str_eq(var_of(r.tr, "total"), "4000");
 		run_free(&r);
 	}
 	ck_assert_int_ge(lost, 2);
@@ -431,10 +425,7 @@ START_TEST(pool_api_timeout)
 	ck_assert_str_eq(out, "100|[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]|0 1 4");
 	ck_assert_int_eq(r.tr->end, END_ERROR);
 	ck_assert_ptr_nonnull(strstr(r.tr->end_msg, "test.slice:14:11: error: multiprocessing.TimeoutError"));
-	int64_t t0 = -1;
-	for (int i = 0; i < r.tr->nvars; i++)
-		if (strcmp(trace_str(r.tr, r.tr->vars[i].name), "t0") == 0)
-			t0 = (int64_t)(atof(trace_str(r.tr, r.tr->vars[i].repr)) * 1e9 + 0.5);
+	int64_t t0 = (int64_t)(atof(var_of(r.tr, "t0")) * 1e9 + 0.5);
 	ck_assert_int_gt(t0, 0);
 	/* 1 s after t0, give or take the few interpreted instructions between */
 	ck_assert_int_ge(tm(&r, "MainThread")->end_ns - t0, 1000 * MS);

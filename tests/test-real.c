@@ -18,6 +18,7 @@
 #include "machine.h"
 #include "metrics.h"
 #include "real.h"
+#include "harness.h"
 #include "suites.h"
 
 #define MS 1000000LL
@@ -268,11 +269,7 @@ START_TEST(test_processes_threads_fork)
 	for (int i = 0; i < tr->nexpects; i++)
 		ck_assert_msg(tr->expects[i].ok, "expect %s: %s", trace_str(tr, tr->expects[i].text),
 			      trace_str(tr, tr->expects[i].detail));
-	bool found = false;
-	for (int i = 0; i < tr->nvars; i++)
-		found |= strcmp(trace_str(tr, tr->vars[i].name), "num") == 0 &&
-			 strcmp(trace_str(tr, tr->vars[i].repr), "100") == 0;
-	ck_assert(found);
+	ck_assert_str_eq(var_of(tr, "num"), "100");
 	/* the thread slept about 20 ms, and the trace says so */
 	struct metrics *m = metrics_compute(tr);
 	int t = thread_index(tr, "T");
@@ -686,15 +683,6 @@ static int proc_main(const struct trace *tr, int proc)
 			return i;
 	ck_abort_msg("no process %d", proc);
 	return -1;
-}
-
-static const char *var_of(const struct trace *tr, const char *name)
-{
-	for (int i = 0; i < tr->nvars; i++)
-		if (strcmp(trace_str(tr, tr->vars[i].name), name) == 0)
-			return trace_str(tr, tr->vars[i].repr);
-	ck_abort_msg("no variable %s", name);
-	return NULL;
 }
 
 START_TEST(test_lock_rlock_threads)

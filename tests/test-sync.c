@@ -8,15 +8,6 @@
 #include "harness.h"
 #include "suites.h"
 
-static const char *var(const struct trace *tr, const char *name)
-{
-	for (int i = 0; i < tr->nvars; i++)
-		if (strcmp(trace_str(tr, tr->vars[i].name), name) == 0)
-			return trace_str(tr, tr->vars[i].repr);
-	ck_abort_msg("no variable %s", name);
-	return "";
-}
-
 START_TEST(lock_hands_over_in_fifo_order)
 {
 	/* A holds the lock 0-30ms; B asks at 10ms, C at 20ms. FIFO hand-over: B gets it at 30,
@@ -361,7 +352,7 @@ static long long race_balance(int cores, int seed, int n, bool locked)
 	struct run r;
 	run_text(&r, text, NULL);
 	ck_assert_int_eq(r.tr->end, END_COMPLETED);
-	long long b = atoll(var(r.tr, "balance"));
+	long long b = atoll(var_of(r.tr, "balance"));
 	run_free(&r);
 	return b;
 }
@@ -469,7 +460,7 @@ START_TEST(race_report_by_happens_before)
 		 "    t.join()\n",
 		 NULL);
 	ck_assert_int_eq(r.tr->nraces, 0);
-	ck_assert_str_eq(var(r.tr, "balance"), "650");
+	ck_assert_str_eq(var_of(r.tr, "balance"), "650");
 	run_free(&r);
 
 	/* an Event orders a write before a read */

@@ -13,6 +13,7 @@
 #include "kernel.h"
 #include "machine.h"
 #include "metrics.h"
+#include "profile.h"
 #include "scenario.h"
 #include "trace.h"
 #include "view.h"
@@ -49,8 +50,12 @@ static const char usage_text[] =
 	"  compare SCENARIO  simulated beside real, per metric (`timeslice compare -h`)\n"
 	"  sweep SCENARIO --cores 1,2,4 --policy rr,fair ...   every combination of machine\n"
 	"                    settings, in parallel, in one table (`timeslice sweep -h`)\n"
+	"  calibrate [-o FILE] [--runs N]   measure this machine's switch, fork, thread and\n"
+	"                    wake-up costs into a machine profile (`timeslice calibrate -h`)\n"
 	"\n"
-	"Options of run and test:\n"
+	"Options of run, check and test (and real, compare):\n"
+	"  --machine FILE    a machine profile (`timeslice calibrate -o FILE`): applied first;\n"
+	"                    the scenario's machine and `# run:` lines, then flags, override it\n"
 	"  --cores N         cores of the simulated machine (1 to 1024)\n"
 	"  --policy P        scheduling policy: fifo, rr, prio, mlfq or fair\n"
 	"  --quantum D       round-robin time slice (rr, prio), e.g. 10ms\n"
@@ -79,7 +84,8 @@ static const char usage_text[] =
 	"a malformed scenario, 3 deadlock, 4 a limit was reached.\n";
 
 struct options {
-	struct machine m;
+	struct machine m;      /* the defaults, with the --machine profile applied */
+	const char *profile;   /* --machine FILE, or NULL */
 	char flags[16][2][64]; /* machine flags given on the command line, applied last */
 	int nflags;
 	const char *trace_file;
@@ -90,25 +96,17 @@ struct options {
 	int nnames;
 };
 
-/* The machine for one scenario: defaults, its machine lines, its # run: lines, the flags. */
+/* The machine for one scenario: defaults, the profile, its machine lines, its # run: lines,
+ * the flags. */
 static int machine_for(const struct options *o, const struct scenario *s, struct machine *m)
 {
 	struct diag d;
-	*m = o->m;
-	if (machine_apply_ast(m, s->ast, &d) < 0) {
+	struct profile_flag flags[16];
+	for (int i = 0; i < o->nflags; i++)
+		flags[i] = (struct profile_flag){o->flags[i][0], o->flags[i][1]};
+	if (profile_machine_for(&o->m, s->ast, s->src, flags, o->nflags, m, &d) < 0) {
 		diag_print(&d, stderr);
 		return -1;
-	}
-	if (machine_apply_run_lines(m, s->src, &d) < 0) {
-		diag_print(&d, stderr);
-		return -1;
-	}
-	for (int i = 0; i < o->nflags; i++) {
-		char err[256];
-		if (machine_set(m, o->flags[i][0], o->flags[i][1], err, sizeof err) < 0) {
-			fprintf(stderr, "timeslice: --%s\n", err);
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -199,8 +197,9 @@ static int cmd_run(struct options *o)
 	} else if (o->json) {
 		metrics_print_json(stdout, tr, mt);
 	} else {
-		printf("== output of %s (simulated, %d core%s, %s) ==\n", s.src->name, m.cores,
-		       m.cores == 1 ? "" : "s", policy_name(m.policy));
+		char what[512];
+		machine_describe(&m, what, sizeof what);
+		printf("== output of %s (simulated, %s) ==\n", s.src->name, what);
 		trace_print_output(stdout, tr);
 		if (!o->no_gantt) {
 			printf("\n== timeline ==\n");
@@ -353,7 +352,7 @@ static int parse_options(int argc, char **argv, int first, struct options *o)
 							   "check-interval", "runqueues", "migration",
 							   "balance", "mlfq-levels", "mlfq-quantum",
 							   "mlfq-allotment", "mlfq-boost"};
-		static const char *const other_flags[] = {"trace", "width", "color"};
+		static const char *const other_flags[] = {"trace", "width", "color", "machine"};
 		bool is_machine = false, is_other = false;
 		for (size_t k = 0; k < sizeof machine_flags / sizeof *machine_flags; k++)
 			is_machine |= strncmp(a, "--", 2) == 0 && strcmp(name, machine_flags[k]) == 0;
@@ -384,6 +383,8 @@ static int parse_options(int argc, char **argv, int first, struct options *o)
 			o->nflags++;
 		} else if (strcmp(name, "trace") == 0) {
 			o->trace_file = val;
+		} else if (strcmp(name, "machine") == 0) {
+			o->profile = val;
 		} else if (strcmp(name, "width") == 0) {
 			char *end;
 			long w = strtol(val, &end, 10);
@@ -433,6 +434,8 @@ int main(int argc, char **argv)
 		return cmd_render(argc, argv);
 	if (strcmp(cmd, "sweep") == 0)
 		return cmd_sweep(argc, argv);
+	if (strcmp(cmd, "calibrate") == 0)
+		return cmd_calibrate(argc, argv);
 	static struct options o;
 	machine_defaults(&o.m);
 	o.color = -1;
@@ -443,6 +446,15 @@ int main(int argc, char **argv)
 		}
 	if (parse_options(argc, argv, 2, &o) < 0)
 		return EXIT_USAGE;
+	if (o.profile) { /* before anything runs: a bad profile is bad usage */
+		static struct profile p;
+		struct diag d;
+		if (profile_load(&p, o.profile, &d) < 0) {
+			diag_print(&d, stderr);
+			return EXIT_USAGE;
+		}
+		o.m = p.m;
+	}
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(&o);
 	if (strcmp(cmd, "check") == 0)
@@ -451,6 +463,7 @@ int main(int argc, char **argv)
 		return cmd_list();
 	if (strcmp(cmd, "test") == 0)
 		return cmd_test(&o);
-	fprintf(stderr, "timeslice: unknown command '%s' (expected run, check, list, test, view or render)\n", cmd);
+	fprintf(stderr, "timeslice: unknown command '%s' (expected run, check, list, test, view, "
+		"render, real, compare, sweep or calibrate)\n", cmd);
 	return EXIT_USAGE;
 }

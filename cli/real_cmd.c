@@ -1,9 +1,10 @@
 /* real_cmd.c — `timeslice real` runs a scenario for real (real/real.h) and prints it as `run`
  * prints a simulation; `timeslice compare` runs the simulation and the real run (median of
  * --runs) and prints, per thread and overall, simulated, real, difference and relative
- * difference. */
+ * difference; `timeslice calibrate` measures this machine's costs into a machine profile. */
 #include "real_cmd.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -16,6 +17,7 @@
 #include "kernel.h"
 #include "machine.h"
 #include "metrics.h"
+#include "profile.h"
 #include "real.h"
 #include "scenario.h"
 #include "trace.h"
@@ -39,6 +41,8 @@ struct real_args {
 	int width, color;
 	int runs;                 /* compare */
 	double tolerance;         /* compare, percent */
+	const char *profile_path; /* --machine FILE */
+	struct profile profile;   /* loaded from it (when profile_path) */
 };
 
 static int usage(const char *cmd, bool help)
@@ -47,16 +51,19 @@ static int usage(const char *cmd, bool help)
 	if (strcmp(cmd, "compare") == 0)
 		fprintf(out,
 			"usage: timeslice compare SCENARIO [--runs K] [--tolerance PCT] [--cores N]\n"
-			"                         [--gil none|py3] [--policy rr|fifo] [--timeout D] [--seed N] [--json]\n");
+			"                         [--gil none|py3] [--policy rr|fifo] [--timeout D] [--seed N]\n"
+			"                         [--machine FILE] [--json]\n");
 	else
 		fprintf(out,
 			"usage: timeslice real SCENARIO [--cores N] [--gil none|py3] [--switch-interval D]\n"
 			"                      [--policy rr|fifo] [--timeout D] [--until D] [--seed N]\n"
-			"                      [--trace FILE] [--json] [--no-gantt] [--width N] [--color WHEN]\n");
+			"                      [--machine FILE] [--trace FILE] [--json] [--no-gantt] [--width N]\n"
+			"                      [--color WHEN]\n");
 	if (help)
 		fprintf(out, "See docs/real.md. The default --timeout is 3x the simulated makespan + 2 s "
 			     "(at most 60 s); --cores defaults to the scenario's machine line, else every "
-			     "core.\n");
+			     "core. --machine FILE: a machine profile (`timeslice calibrate`) for the "
+			     "simulated side, under the scenario's own machine line.\n");
 	return help ? EXIT_OK : EXIT_USAGE;
 }
 
@@ -135,6 +142,8 @@ static int parse_args(int argc, char **argv, struct real_args *a)
 				a->switch_interval = ns;
 		} else if (strcmp(flag, "--seed") == 0) {
 			a->seed = v;
+		} else if (strcmp(flag, "--machine") == 0) {
+			a->profile_path = v;
 		} else if (strcmp(flag, "--until") == 0 && strcmp(cmd, "real") == 0) {
 			a->until = v;
 		} else if (strcmp(flag, "--trace") == 0 && strcmp(cmd, "real") == 0) {
@@ -181,19 +190,26 @@ static int parse_args(int argc, char **argv, struct real_args *a)
 	return 0;
 }
 
-/* The machine of the scenario (defaults, machine line, # run: lines, --seed, --until). */
-static int machine_of(const struct real_args *a, const struct scenario *s, struct machine *m)
+/* The flags of a real run or compare that set the machine (--seed, --until); returns how many. */
+static int flags_of(const struct real_args *a, struct profile_flag flags[2])
+{
+	int n = 0;
+	if (a->seed)
+		flags[n++] = (struct profile_flag){"seed", a->seed};
+	if (a->until)
+		flags[n++] = (struct profile_flag){"until", a->until};
+	return n;
+}
+
+/* The machine of the scenario: base (the defaults, or the profile), its machine line, its
+ * # run: lines, --seed, --until. */
+static int machine_of(const struct real_args *a, const struct scenario *s,
+		      const struct machine *base, struct machine *m)
 {
 	struct diag d;
-	char err[256];
-	machine_defaults(m);
-	if (machine_apply_ast(m, s->ast, &d) < 0 || machine_apply_run_lines(m, s->src, &d) < 0) {
+	struct profile_flag flags[2];
+	if (profile_machine_for(base, s->ast, s->src, flags, flags_of(a, flags), m, &d) < 0) {
 		diag_print(&d, stderr);
-		return -1;
-	}
-	if ((a->seed && machine_set(m, "seed", a->seed, err, sizeof err) < 0) ||
-	    (a->until && machine_set(m, "until", a->until, err, sizeof err) < 0)) {
-		fprintf(stderr, "timeslice: --%s\n", err);
 		return -1;
 	}
 	return 0;
@@ -293,21 +309,37 @@ static bool use_color(int color)
 	return isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && term && strcmp(term, "dumb") != 0;
 }
 
-/* Loads the scenario and everything a real run needs. Returns 0 or an exit status. */
-static int prepare(struct real_args *a, struct scenario *s, struct machine *m, int *cores)
+/* Loads the profile, the scenario and everything a real run needs: *m the simulated side's
+ * machine, *rm the real run's. Returns 0 or an exit status. */
+static int prepare(struct real_args *a, struct scenario *s, struct machine *m,
+		   struct machine *rm, int *cores)
 {
+	struct diag d;
+	struct machine defaults;
+	machine_defaults(&defaults);
+	memset(s, 0, sizeof *s);
+	if (a->profile_path && profile_load(&a->profile, a->profile_path, &d) < 0) {
+		diag_print(&d, stderr);
+		return EXIT_USAGE;
+	}
 	if (scenario_load(a->name, s) < 0)
 		return EXIT_USAGE;
-	struct diag d;
-	if (machine_of(a, s, m) < 0 || (*cores = cores_of(a, s)) < 0)
+	if (machine_of(a, s, a->profile_path ? &a->profile.m : &defaults, m) < 0 ||
+	    machine_of(a, s, &defaults, rm) < 0 || (*cores = cores_of(a, s)) < 0)
 		return EXIT_USAGE;
+	/* The real run takes the profile too, but not its instr: that is the real interpreter's
+	 * own cost, which the simulated side adds and a real run pays anyway; only a scenario's
+	 * instr= asks a real run for work it cannot do (real_check refuses it). */
+	int64_t instr = rm->instr;
+	*rm = *m;
+	rm->instr = instr;
 	if (!a->gil_given) { /* the scenario's GIL, as the simulation uses it (py2 has no real
 			      * counterpart: none) */
 		a->gil = m->gil == GIL_PY3 ? REAL_GIL_PY3 : REAL_GIL_NONE;
 		if (a->gil == REAL_GIL_PY3 && a->switch_interval <= 0 && m->switch_interval > 0)
 			a->switch_interval = m->switch_interval;
 	}
-	if (real_check(s->ast, m, &d) < 0) {
+	if (real_check(s->ast, rm, &d) < 0) {
 		diag_print(&d, stderr);
 		return EXIT_USAGE;
 	}
@@ -321,9 +353,9 @@ int cmd_real(int argc, char **argv)
 	if (pa != 0)
 		return usage(argv[1], pa > 0);
 	struct scenario s;
-	struct machine m;
+	struct machine m, real_m;
 	int cores = 0;
-	int st = prepare(&a, &s, &m, &cores);
+	int st = prepare(&a, &s, &m, &real_m, &cores);
 	if (st) {
 		scenario_free(&s);
 		return st;
@@ -335,7 +367,7 @@ int cmd_real(int argc, char **argv)
 	options_of(&a, &m, cores, timeout, &o);
 	struct real_report rep;
 	struct diag d;
-	struct trace *tr = real_run(s.ast, s.prog, &m, &o, &rep, &d);
+	struct trace *tr = real_run(s.ast, s.prog, &real_m, &o, &rep, &d);
 	if (!tr) {
 		diag_print(&d, stderr);
 		scenario_free(&s);
@@ -531,6 +563,22 @@ static void print_row(const char *what, int64_t sim, int64_t real, bool is_time,
 	printf("  %-18s %14s %14s %14s %10s\n", what, a, b, c, rel);
 }
 
+/* The header line saying which costs the simulated side used, and where they came from. */
+static void print_costs(const struct machine *m, const struct profile *p, const char *over)
+{
+	char cs[32], fk[32], th[32], gw[32], in[32];
+	printf("simulated costs: cs %s, fork %s, thread %s, gil_wakeup %s, instr %s; ",
+	       vm_format_dur(m->cs, cs, sizeof cs), vm_format_dur(m->fork_cost, fk, sizeof fk),
+	       vm_format_dur(m->thread_cost, th, sizeof th),
+	       vm_format_dur(m->gil_wakeup, gw, sizeof gw), vm_format_dur(m->instr, in, sizeof in));
+	if (!p)
+		printf("model defaults (run `timeslice calibrate`)\n");
+	else
+		printf("machine profile %s (%s)%s%s%s\n", p->path, p->settings,
+		       over[0] ? "; the scenario sets " : "", over,
+		       over[0] ? " itself, overriding the profile" : "");
+}
+
 int cmd_compare(int argc, char **argv)
 {
 	struct real_args a;
@@ -538,9 +586,9 @@ int cmd_compare(int argc, char **argv)
 	if (pa != 0)
 		return usage(argv[1], pa > 0);
 	struct scenario s;
-	struct machine m;
+	struct machine m, real_m;
 	int cores = 0;
-	int st = prepare(&a, &s, &m, &cores);
+	int st = prepare(&a, &s, &m, &real_m, &cores);
 	if (st) {
 		scenario_free(&s);
 		return st;
@@ -567,7 +615,7 @@ int cmd_compare(int argc, char **argv)
 	for (int r = 0; r < k; r++) {
 		struct real_report rep;
 		struct diag d;
-		tr[r] = real_run(s.ast, s.prog, &m, &o, &rep, &d);
+		tr[r] = real_run(s.ast, s.prog, &real_m, &o, &rep, &d);
 		if (!tr[r]) {
 			diag_print(&d, stderr);
 			st = EXIT_FAILED;
@@ -608,16 +656,28 @@ int cmd_compare(int argc, char **argv)
 			     : 0.0;
 	bool within = fabs(rel) <= a.tolerance;
 	bool first = true;
-	char d1[32], d2[32];
+	char d1[32], d2[32], over[256] = "";
+	struct profile_flag flags[2];
+	if (a.profile_path)
+		profile_overridden(&a.profile, s.ast, s.src, flags, flags_of(&a, flags), over,
+				   sizeof over);
 	if (a.json) {
 		printf("{\"scenario\": ");
 		metrics_json_string(stdout, s.src->name);
-		printf(", \"cores\": %d, \"runs\": %d, \"gil\": \"%s\", \"overall\": {", cores, k,
-		       a.gil == REAL_GIL_PY3 ? "py3" : "none");
+		printf(", \"cores\": %d, \"runs\": %d, \"gil\": \"%s\", \"machine_profile\": ", cores,
+		       k, a.gil == REAL_GIL_PY3 ? "py3" : "none");
+		if (a.profile_path)
+			metrics_json_string(stdout, a.profile.path);
+		else
+			printf("null");
+		printf(", \"profile_overridden\": ");
+		metrics_json_string(stdout, over);
+		printf(", \"overall\": {");
 	} else {
 		printf("compare %s on %d core%s: simulated (%s) vs real (gil %s), real = median of %d run%s\n",
 		       s.src->name, cores, cores == 1 ? "" : "s", policy_name(m.policy),
 		       a.gil == REAL_GIL_PY3 ? "py3" : "none", k, k == 1 ? "" : "s");
+		print_costs(&m, a.profile_path ? &a.profile : NULL, over);
 		printf("  %-18s %14s %14s %14s %10s\n", "", "simulated", "real", "difference", "relative");
 		printf("overall\n");
 	}
@@ -674,5 +734,153 @@ out:
 	metrics_destroy(sm);
 	trace_destroy(sim);
 	scenario_free(&s);
+	return st;
+}
+
+/* ---- calibrate ---- */
+
+static const char calibrate_usage[] =
+	"usage: timeslice calibrate [-o FILE] [--runs N]\n"
+	"  measures this machine's context switch, fork, thread creation, wake-up and interpreter\n"
+	"  costs, each the median of N repetitions (default %d), prints them beside the model's\n"
+	"  defaults and writes them as a machine profile: to FILE with -o, else after the table.\n"
+	"  Load it with --machine FILE (run, check, test, real, compare). See docs/real.md.\n";
+
+#define CALIBRATE_RUNS 101
+
+/* One row of the table: what, the measured median (ns, fractional), its quartiles, the value
+ * written (ns; < 0: none) and the model's default. */
+static void calibrate_row(const char *key, const char *what, const struct real_sample *x,
+			  double median, double p25, double p75, int64_t written, int64_t dflt)
+{
+	char a[32], b[32], c[32], w[32] = "-", df[32] = "-", ratio[16] = "-";
+	if (!x->n) {
+		printf("  %-10s %-44s not measured: %s\n", key, what, x->why);
+		return;
+	}
+	if (median < 100) { /* instr: a few ns; keep the fraction */
+		snprintf(a, sizeof a, "%.2f ns", median);
+		snprintf(b, sizeof b, "%.2f ns", p25);
+		snprintf(c, sizeof c, "%.2f ns", p75);
+	} else {
+		metrics_format_ns(a, sizeof a, llround(median));
+		metrics_format_ns(b, sizeof b, llround(p25));
+		metrics_format_ns(c, sizeof c, llround(p75));
+	}
+	if (written >= 0)
+		vm_format_dur(written, w, sizeof w);
+	if (key[0])
+		vm_format_dur(dflt, df, sizeof df);
+	if (written >= 0 && dflt > 0)
+		snprintf(ratio, sizeof ratio, "%.2f", (double)written / (double)dflt);
+	printf("  %-10s %-44s %11s  %10s .. %-10s %9s %9s %6s\n", key, what, a, b, c, w, df, ratio);
+}
+
+/* Whether the option s (its name: the first n bytes) is f. */
+static bool is_flag(const char *s, size_t n, const char *f)
+{
+	return strlen(f) == n && strncmp(s, f, n) == 0;
+}
+
+int cmd_calibrate(int argc, char **argv)
+{
+	const char *out = NULL;
+	int runs = CALIBRATE_RUNS;
+	for (int i = 2; i < argc; i++) {
+		const char *s = argv[i];
+		const char *eq = strchr(s, '=');
+		size_t n = eq ? (size_t)(eq - s) : strlen(s);
+		if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+			printf(calibrate_usage, CALIBRATE_RUNS);
+			return EXIT_OK;
+		}
+		bool runs_flag = is_flag(s, n, "--runs");
+		if (!runs_flag && !is_flag(s, n, "-o") && !is_flag(s, n, "--output")) {
+			fprintf(stderr, "timeslice calibrate: unknown option '%s'\n", s);
+			fprintf(stderr, calibrate_usage, CALIBRATE_RUNS);
+			return EXIT_USAGE;
+		}
+		const char *v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+		if (!v) {
+			fprintf(stderr, "timeslice calibrate: %s needs a value\n", s);
+			return EXIT_USAGE;
+		}
+		if (runs_flag) {
+			char *end;
+			long r = strtol(v, &end, 10);
+			if (!*v || *end || r < 1 || r > 100000) {
+				fprintf(stderr, "timeslice calibrate: --runs: expected 1 to 100000, found '%s'\n", v);
+				return EXIT_USAGE;
+			}
+			runs = (int)r;
+		} else {
+			out = v;
+		}
+	}
+	/* open the file first: a path that cannot be written fails before seconds of measuring */
+	FILE *f = out && strcmp(out, "-") != 0 ? fopen(out, "w") : stdout;
+	if (!f) {
+		fprintf(stderr, "timeslice calibrate: cannot write %s: %s\n", out, strerror(errno));
+		return EXIT_USAGE;
+	}
+	static struct real_calibration c;
+	char err[256];
+	if (real_calibrate(runs, &c, err, sizeof err) < 0) {
+		fprintf(stderr, "timeslice calibrate: %s\n", err);
+		if (f != stdout) { /* leave no empty profile behind */
+			fclose(f);
+			unlink(out);
+		}
+		return EXIT_FAILED;
+	}
+	struct machine d;
+	machine_defaults(&d);
+	printf("timeslice calibrate on %s (%s, %d core%s), median of %d repetition%s each, load "
+	       "average %.2f before, %.2f after\n", c.host, c.cpu_model, c.cores,
+	       c.cores == 1 ? "" : "s", c.runs, c.runs == 1 ? "" : "s", c.load[0], c.load[1]);
+	printf("  %-10s %-44s %11s  %-24s %9s %9s %6s\n", "key", "what is timed", "median",
+	       "quartiles", "writes", "default", "ratio");
+	double half_sys = c.syscall.median;
+	calibrate_row("cs", "pipe ping-pong on one CPU: trip/2 - syscall", &c.roundtrip,
+		      c.roundtrip.median / 2 - half_sys, c.roundtrip.p25 / 2 - half_sys,
+		      c.roundtrip.p75 / 2 - half_sys, c.cs, d.cs);
+	calibrate_row("fork", "fork() to the child's first instruction", &c.fork_child,
+		      c.fork_child.median, c.fork_child.p25, c.fork_child.p75, c.fork, d.fork_cost);
+	calibrate_row("thread", "pthread_create() to the thread's first instr.", &c.thread_start,
+		      c.thread_start.median, c.thread_start.p25, c.thread_start.p75, c.thread,
+		      d.thread_cost);
+	calibrate_row("gil_wakeup", "cond signal to the waiter running (other CPU)", &c.wakeup,
+		      c.wakeup.median, c.wakeup.p25, c.wakeup.p75, c.gil_wakeup, d.gil_wakeup);
+	calibrate_row("instr", "one VM instruction (a fixed loop)", &c.instr, c.instr.median,
+		      c.instr.p25, c.instr.p75, c.instr_ns, d.instr);
+	printf("  (fork, thread and gil_wakeup are written minus cs: the model adds a switch when a\n"
+	       "  core picks the new or woken task)\n  not written:\n");
+	const struct {
+		const char *what;
+		const struct real_sample *x;
+	} info[] = {
+		{"a 1-byte pipe write + read, no switch", &c.syscall},
+		{"ping-pong round trip (2 switches)", &c.roundtrip},
+		{"fork() returning in the parent", &c.fork_return},
+		{"fork() + child _exit(0) + waitpid()", &c.fork_wait},
+		{"pthread_create() returning in the creator", &c.thread_return},
+	};
+	for (size_t i = 0; i < sizeof info / sizeof info[0]; i++)
+		calibrate_row("", info[i].what, info[i].x, info[i].x->median, info[i].x->p25,
+			      info[i].x->p75, -1, 0);
+	if (f == stdout)
+		printf("\n");
+	double load = c.load[0] > c.load[1] ? c.load[0] : c.load[1];
+	if (load > 0.5 * c.cores)
+		fprintf(stderr, "timeslice calibrate: warning: the machine was busy (load average %.2f "
+			"on %d core%s): fork, thread and wake-up figures include waiting for a CPU; "
+			"calibrate on an idle machine\n", load, c.cores, c.cores == 1 ? "" : "s");
+	int st = EXIT_OK;
+	if (real_calibration_write(f, &c) < 0 || (f != stdout && fclose(f) != 0)) {
+		fprintf(stderr, "timeslice calibrate: cannot write %s\n", out ? out : "stdout");
+		st = EXIT_FAILED;
+	} else if (f != stdout) {
+		printf("wrote %s: use it with --machine %s\n", out, out);
+	}
 	return st;
 }

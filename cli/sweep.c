@@ -17,6 +17,7 @@
 #include "kernel.h"
 #include "machine.h"
 #include "metrics.h"
+#include "profile.h"
 #include "scenario.h"
 #include "trace.h"
 
@@ -46,7 +47,8 @@ static const char usage[] =
 	"--migration, --mlfq-levels, --gil, ...), each in a process of its own, at most N at once\n"
 	"(default: the number of processors), and prints one row per combination: makespan, mean\n"
 	"turnaround, mean response, CPU use, context switches, migrations, fairness and how the run\n"
-	"ended. Example: timeslice sweep cpu-bound --cores 1,2,4,8 --policy rr,fair --quantum 1ms,10ms\n";
+	"ended. Example: timeslice sweep cpu-bound --cores 1,2,4,8 --policy rr,fair --quantum 1ms,10ms\n"
+	"--machine FILE applies a machine profile (`timeslice calibrate -o FILE`) first.\n";
 
 static int64_t mean_of(const struct metrics *m, bool turnaround)
 {
@@ -59,12 +61,13 @@ static int64_t mean_of(const struct metrics *m, bool turnaround)
 	return n ? sum / n : -1;
 }
 
-/* The machine of one combination: defaults, the scenario's lines, then the combination. */
-static int machine_of(const struct scenario *s, const struct axis *ax, int nax, const int *pick,
-		      struct machine *m, char *err, size_t size)
+/* The machine of one combination: base (defaults, or a --machine profile), the scenario's
+ * lines, then the combination. */
+static int machine_of(const struct machine *base, const struct scenario *s, const struct axis *ax,
+		      int nax, const int *pick, struct machine *m, char *err, size_t size)
 {
 	struct diag d;
-	machine_defaults(m);
+	*m = *base;
 	if (machine_apply_ast(m, s->ast, &d) < 0 || machine_apply_run_lines(m, s->src, &d) < 0) {
 		diag_format(&d, err, size);
 		return -1;
@@ -344,6 +347,9 @@ int cmd_sweep(int argc, char **argv)
 	static struct axis axes[MAX_AXES];
 	int nax = 0, jobs = 0;
 	const char *name = NULL;
+	static struct profile prof;
+	struct machine base;
+	machine_defaults(&base);
 	bool csv = false, json = false;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
@@ -372,6 +378,15 @@ int cmd_sweep(int argc, char **argv)
 		if (!val) {
 			fprintf(stderr, "timeslice sweep: --%s needs a value\n", flag);
 			return 2;
+		}
+		if (strcmp(flag, "machine") == 0) {
+			struct diag d;
+			if (profile_load(&prof, val, &d) < 0) {
+				diag_print(&d, stderr);
+				return 2;
+			}
+			base = prof.m;
+			continue;
 		}
 		if (strcmp(flag, "jobs") == 0) {
 			char *end;
@@ -442,7 +457,7 @@ int cmd_sweep(int argc, char **argv)
 			rest /= axes[a].n;
 		}
 		char err[600];
-		if (machine_of(&s, axes, nax, picks[i], &ms[i], err, sizeof err) < 0) {
+		if (machine_of(&base, &s, axes, nax, picks[i], &ms[i], err, sizeof err) < 0) {
 			fprintf(stderr, "timeslice sweep: %s\n", err);
 			status = 2;
 			goto out;

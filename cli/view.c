@@ -12,6 +12,7 @@
 #include "kernel.h"
 #include "machine.h"
 #include "metrics.h"
+#include "profile.h"
 #include "scenario.h"
 #include "trace.h"
 #include "trace_load.h"
@@ -27,6 +28,7 @@ struct view_args {
 	const char *input, *output, *script;
 	int width, height;
 	const char *from, *to;
+	const char *profile;  /* --machine FILE, or NULL */
 	bool projector, no_panel, real;
 	char flags[8][2][64]; /* machine flags, applied after the scenario's own settings */
 	int nflags;
@@ -42,14 +44,16 @@ static const char render_usage[] =
 	"  --no-panel          leave out the side panel (summary and program output)\n"
 	"  --real              run the scenario for real too; its rows below, on the same axis\n"
 	"  --cores N, --policy P, --quantum D, --seed N, --until D, --max-events N\n"
-	"                      the machine, as for `timeslice run` (scenarios only)\n";
+	"                      the machine, as for `timeslice run` (scenarios only)\n"
+	"  --machine FILE      a machine profile (`timeslice calibrate -o FILE`), applied first\n";
 
 static const char view_usage[] =
 	"usage: timeslice view SCENARIO|TRACE.json [options]\n"
 	"  opens the timeline in a window (H in the window lists the keys)\n"
 	"  --width N, --height N, --from D, --to D, --projector, --no-panel, --real: as for render\n"
 	"  --cores N, --policy P, --quantum D, --seed N, --until D, --max-events N\n"
-	"                      the machine, as for `timeslice run` (scenarios only)\n";
+	"                      the machine, as for `timeslice run` (scenarios only)\n"
+	"  --machine FILE      a machine profile (`timeslice calibrate -o FILE`), applied first\n";
 
 static int parse_int(const char *flag, const char *val, int lo, int hi, int *out)
 {
@@ -97,6 +101,7 @@ static int parse_args(int argc, char **argv, bool render, struct view_args *a)
 		snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - arg) : 63, arg);
 		const char *val = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
 		bool known = strcmp(name, "--width") == 0 || strcmp(name, "--height") == 0 ||
+			     strcmp(name, "--machine") == 0 ||
 			     strcmp(name, "--from") == 0 || strcmp(name, "--to") == 0 ||
 			     (render && (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0)) ||
 			     (!render && strcmp(name, "--script") == 0);
@@ -140,6 +145,8 @@ static int parse_args(int argc, char **argv, bool render, struct view_args *a)
 			a->to = val;
 		} else if (strcmp(name, "--script") == 0) {
 			a->script = val;
+		} else if (strcmp(name, "--machine") == 0) {
+			a->profile = val;
 		} else {
 			a->output = val;
 		}
@@ -322,6 +329,15 @@ static int load_input(const struct view_args *a, struct loaded *out)
 			return ST_USAGE;
 		struct machine m;
 		machine_defaults(&m);
+		static struct profile prof; /* large: not on the stack */
+		if (a->profile) { /* defaults, then the profile, then the scenario's own lines */
+			if (profile_load(&prof, a->profile, &d) < 0) {
+				diag_print(&d, stderr);
+				scenario_free(&s);
+				return ST_USAGE;
+			}
+			m = prof.m;
+		}
 		if (machine_apply_ast(&m, s.ast, &d) < 0 || machine_apply_run_lines(&m, s.src, &d) < 0) {
 			diag_print(&d, stderr);
 			scenario_free(&s);

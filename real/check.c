@@ -3,11 +3,11 @@
  * The real runner answers the VM's process and thread calls (see runner.c). What it cannot
  * reproduce is every kernel object that has no real counterpart yet (JoinableQueue, ThreadPool,
  * executors, thread-locals, asyncio: anything of os, threading, multiprocessing and asyncio
- * not listed in `executable` below), and a machine setting that changes
- * the work itself: a cost per interpreted instruction (`machine instr=`) is CPU time the
- * simulator adds to every line, which a real run cannot add without changing what is measured. Costs of the model's own machine (cs, fork,
- * thread, quantum) are this machine's real costs in a real run and are not refused. A core
- * count above this machine's is refused where the CLI resolves it (real_machine_cores). */
+ * not listed in `executable` below). Costs of the model's own machine (cs, fork, thread,
+ * quantum, and instr: the simulated cost of one interpreted instruction, with its jitter) are
+ * this machine's real costs in a real run and are not refused: a real run interprets at the
+ * runner's own speed. A core count above this machine's is refused where the CLI resolves it
+ * (real_machine_cores). */
 #include <stdbool.h>
 #include <string.h>
 
@@ -43,6 +43,7 @@ static bool guarded(const char *module)
 			  strcmp(module, "queue") == 0 || strcmp(module, "concurrent.futures") == 0 ||
 			  strcmp(module, "multiprocessing.pool") == 0 ||
 			  strcmp(module, "multiprocessing.dummy") == 0 ||
+			  strcmp(module, "multiprocessing.managers") == 0 ||
 			  strcmp(module, "subprocess") == 0);
 }
 
@@ -78,7 +79,8 @@ static void refuse(struct checker *c, const struct ast_node *n, const char *modu
 		 "conditions, events, barriers, shared Values/Arrays, multiprocessing Queue, "
 		 "SimpleQueue, Pipe and Pool run for real, JoinableQueue, queue.Queue, ThreadPool, "
 		 "executors, "
-		 "thread-locals, coroutines, subprocess and open() not yet (docs/real.md); run it "
+		 "thread-locals, coroutines, subprocess, open(), managers and bounded queues not yet "
+		 "(docs/real.md); run it "
 		 "with `timeslice run`",
 		 module, attr);
 }
@@ -112,6 +114,24 @@ static void collect_imports(struct checker *c, const struct ast_node *n)
 		collect_imports(c, n->items2.v[i]);
 }
 
+/* The real Queue has no maxsize: Queue(n) / Queue(maxsize=n), a put() that could block or
+ * time out (its block= or timeout=, or a second argument), put_nowait() and full(). */
+static bool bounded_queue_call(const struct ast_node *n)
+{
+	const struct ast_node *f = n->a;
+	const char *name = f && (f->kind == AST_NAME || f->kind == AST_ATTR) ? f->str : NULL;
+	if (!name)
+		return false;
+	int args = n->items.n + n->items2.n;
+	if (strcmp(name, "Queue") == 0 || strcmp(name, "JoinableQueue") == 0)
+		return args > 0;
+	if (f->kind != AST_ATTR)
+		return false;
+	if (strcmp(name, "put_nowait") == 0 || strcmp(name, "full") == 0)
+		return true;
+	return strcmp(name, "put") == 0 && args > 1;
+}
+
 static void walk(struct checker *c, const struct ast_node *n)
 {
 	if (!n || c->failed)
@@ -133,6 +153,8 @@ static void walk(struct checker *c, const struct ast_node *n)
 	case AST_CALL: /* the builtin open(): a simulated file, no real counterpart yet */
 		if (n->a && n->a->kind == AST_NAME && n->a->str && strcmp(n->a->str, "open") == 0)
 			refuse(c, n, "builtins", "open");
+		else if (bounded_queue_call(n))
+			refuse(c, n, "multiprocessing", "Queue(maxsize) and put(block, timeout)");
 		break;
 	case AST_EXPECT: /* checked after the run, against the trace: nothing to execute */
 		return;
@@ -154,8 +176,9 @@ static const struct ast_node *machine_key(const struct ast_program *ast, const c
 	const struct ast_node *found = NULL;
 	for (int i = 0; i < ast->body.n; i++) {
 		const struct ast_node *s = ast->body.v[i];
-		if (s->kind != AST_MACHINE)
-			continue;
+		if (s->kind != AST_MACHINE || (s->items.n > 0 && (strcmp(s->items.v[0]->str, "host") == 0 ||
+							   strcmp(s->items.v[0]->str, "link") == 0)))
+			continue; /* another host's line, not this machine's */
 		for (int k = 0; k < s->items.n; k++) {
 			const struct ast_node *kw = s->items.v[k];
 			if (kw->kind == AST_KWARG && kw->str && strcmp(kw->str, key) == 0)
@@ -174,13 +197,17 @@ int real_check(const struct ast_program *ast, const struct machine *m, struct di
 		walk(&c, ast->body.v[i]);
 	if (c.failed)
 		return -1;
-	if (m->instr != 0) {
-		const struct ast_node *kw = machine_key(ast, "instr");
-		char d[32];
-		diag_set(err, ast->src, kw ? kw->line : 0, kw ? kw->col : 0,
-			 "the real runner cannot execute `instr=%s`: a simulated cost per interpreted "
-			 "instruction would change the work a real run measures (remove it, or use "
-			 "compute() for CPU work)", vm_format_dur(m->instr, d, sizeof d));
+	if (m->nhosts > 1) { /* the first `machine host=` line */
+		const struct ast_node *at = NULL;
+		for (int i = 0; i < ast->body.n && !at; i++) {
+			const struct ast_node *s = ast->body.v[i];
+			if (s->kind == AST_MACHINE && s->items.n > 0 &&
+			    strcmp(s->items.v[0]->str, "host") == 0)
+				at = s->items.v[0];
+		}
+		diag_set(err, ast->src, at ? at->line : 0, at ? at->col : 0,
+			 "the real runner cannot execute hosts and links: a real run has this machine "
+			 "only (run it with `timeslice run`)");
 		return -1;
 	}
 	return 0;

@@ -64,4 +64,51 @@ struct trace *real_run(const struct ast_program *ast, struct vm_program *prog,
 		       const struct machine *m, const struct real_options *o,
 		       struct real_report *rep, struct diag *err);
 
+/* ---- calibration (calibrate.c): this machine's costs, for `timeslice calibrate` ---- */
+
+#include <stdio.h>
+
+/* One measured cost over its repetitions, in ns. n == 0: not measured (see why). */
+struct real_sample {
+	double median, p25, p75; /* the median and the quartiles */
+	int n;                   /* repetitions measured */
+	char why[96];            /* why it was not measured, when n == 0 */
+};
+
+/* What `timeslice calibrate` measures, and the machine keys it derives (see docs/real.md,
+ * "Calibration"). */
+struct real_calibration {
+	int runs;                    /* repetitions per measurement */
+	int cpu_a, cpu_b;            /* the CPUs used (cpu_b -1: only one may be used) */
+	int cores;                   /* CPUs this process may use */
+	char host[64], cpu_model[96], date[32];
+	double load[2];              /* the 1-minute load average before and after; -1 unknown */
+	struct real_sample syscall;       /* a 1-byte pipe write + read by one thread (no switch) */
+	struct real_sample roundtrip;     /* two threads pinned to cpu_a ping-pong a byte: per trip */
+	struct real_sample fork_child;    /* fork() to the child's first instruction */
+	struct real_sample fork_return;   /* fork() to its return in the parent */
+	struct real_sample fork_wait;     /* fork(), the child's _exit(0), waitpid() */
+	struct real_sample thread_start;  /* pthread_create() to the new thread's first instruction */
+	struct real_sample thread_return; /* pthread_create() to its return in the creator */
+	struct real_sample wakeup;        /* pthread_cond_signal() on cpu_a to the waiter running
+	                                   * on cpu_b */
+	struct real_sample instr;         /* one VM instruction, in a fixed loop */
+	/* The machine keys derived from the samples, in ns; -1 when not measured. fork, thread
+	 * and gil_wakeup have cs taken off: the model adds a switch when a core picks the new or
+	 * woken task. Rounded to three significant digits, as the profile writes them. */
+	int64_t cs, fork, thread, gil_wakeup, instr_ns;
+};
+
+/* Measures this machine's costs, `runs` repetitions each (1 to 100000). Pins only threads
+ * of its own (the caller's affinity is unchanged); forks and reaps its own children.
+ * Returns 0, or -1 with a message in err when a measurement could not be made at all
+ * (pipe, fork or pthread_create failed, a woken thread did not run within 2 s); *c then
+ * holds what was measured before. */
+int real_calibrate(int runs, struct real_calibration *c, char *err, size_t errsize);
+
+/* Writes c as a machine profile: `#` comments (where, when, how, the quartiles) and one
+ * `machine key=value ...` line of the keys measured, in the scenario language's duration
+ * syntax (values that parse back exactly). Returns 0, or -1 on a write error. */
+int real_calibration_write(FILE *f, const struct real_calibration *c);
+
 #endif

@@ -11,8 +11,12 @@
  *
  * Threads. The VM is not thread-safe (non-atomic reference counts, shared globals), so each
  * process has an interpreter lock that a thread holds whenever it runs VM code. Without a GIL
- * (--gil none) it is a plain mutex, released during compute(), io(), sleep() and joins, so
- * computes run in parallel: it is not a GIL model. With --gil py3 it is CPython's GIL (mutex,
+ * (--gil none) it is a reader-writer lock: vm_run, system calls and everything else of the
+ * runner hold it exclusively, and it is released during compute(), io(), sleep() and joins, so
+ * computes run in parallel; stretches of unboxed instructions (ints, floats, bools, calls,
+ * range loops, global variables holding those) run with vm_run_bare (sim/vm_bare.c) holding it
+ * shared, so threads of one process interpret in parallel and race on their globals for real,
+ * as in free-threaded C. It is not a GIL model. With --gil py3 it is CPython's GIL (mutex,
  * condition variable, switch interval, drop request, forced hand-off): a thread holds it while
  * interpreting and computing and releases it in io(), sleep() and joins.
  *
@@ -39,12 +43,22 @@
 #include "internal.h"
 #include "kernel.h"
 #include "real.h"
+#include "vm_bare.h"
 
 /* A gap this long in compute()'s spin loop with (almost) no CPU time is a preemption. */
 #define GAP_NS 30000
 /* Waiting this long for the interpreter mutex is recorded (shorter waits are folded into
  * running: they are the runner's own cost). */
 #define INTERP_WAIT_NS 50000
+/* --gil none: a thread goes shared when its next BARE_PROBE instructions run bare (fewer would
+ * not pay for the locking); a shared stretch looks at its line and core every BARE_SLICE
+ * instructions; after BARE_MISSES probes in a row that found less, the thread runs a whole
+ * slice of vm_run before it probes again (code that needs the lock every few instructions);
+ * a thread lets the others in after LOCKED_SLICE instructions of vm_run (vm.c's slice). */
+#define BARE_PROBE 256
+#define BARE_SLICE 100000
+#define BARE_MISSES 8
+#define LOCKED_SLICE 100000
 
 struct rproc;
 
@@ -75,9 +89,11 @@ struct rchild {                /* a multiprocessing.Process made in this process
 	int pool;                  /* a pool worker: its pool's object + 1; 0 otherwise */
 };
 
-/* The interpreter lock: a mutex, or CPython 3's GIL. */
+/* The interpreter lock: a reader-writer lock (--gil none), or CPython 3's GIL. */
 struct ilock {
-	pthread_mutex_t mu;
+	pthread_rwlock_t rw;        /* --gil none: exclusive for vm_run, shared for vm_run_bare */
+	_Atomic int excl_waiting;   /* threads waiting to take rw exclusively: bare runs pause */
+	pthread_mutex_t mu;         /* the GIL's */
 	pthread_cond_t cond;        /* GIL waiters */
 	pthread_cond_t switch_cond; /* a forced drop waits here until another thread took it */
 	bool py3;
@@ -96,6 +112,7 @@ struct rproc {
 	pthread_mutex_t lock;      /* the tables below and the done/reaped flags */
 	pthread_cond_t cond;       /* broadcast when a thread ends */
 	struct ilock il;
+	uint8_t *lost;             /* per global: an update lost by a bare store (vm_run_bare) */
 	struct rthread **threads;
 	int nthreads, capthreads;
 	struct rchild **children;
@@ -175,6 +192,13 @@ static void il_init(struct ilock *g)
 	pthread_cond_init(&g->cond, &ca);
 	pthread_cond_init(&g->switch_cond, &ca);
 	pthread_condattr_destroy(&ca);
+	/* writers first: a bare run that paused for a waiting writer cannot take it back first */
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&g->rw, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	atomic_store(&g->excl_waiting, 0);
 	g->py3 = R->opt.gil == REAL_GIL_PY3;
 	g->interval = R->opt.switch_interval;
 	g->locked = false;
@@ -224,17 +248,22 @@ static void gil_drop(struct rthread *T, bool forced)
 	pthread_mutex_unlock(&g->mu);
 }
 
-static void il_acquire(struct rthread *T)
+/* --gil none: takes the interpreter lock exclusively or shared (a bare run); a wait longer
+ * than INTERP_WAIT_NS is recorded. A would-be writer raises excl_waiting, so that bare runs
+ * pause at their next call or backward jump and let it in. */
+static void il_take(struct rthread *T, bool excl)
 {
 	struct ilock *g = &T->P->il;
-	if (g->py3) {
-		gil_take(T, true);
-		return;
-	}
-	if (pthread_mutex_trylock(&g->mu) == 0)
+	if ((excl ? pthread_rwlock_trywrlock(&g->rw) : pthread_rwlock_tryrdlock(&g->rw)) == 0)
 		return;
 	int64_t t0 = real_mono_ns();
-	pthread_mutex_lock(&g->mu);
+	if (excl) {
+		atomic_fetch_add(&g->excl_waiting, 1);
+		pthread_rwlock_wrlock(&g->rw);
+		atomic_fetch_sub(&g->excl_waiting, 1);
+	} else {
+		pthread_rwlock_rdlock(&g->rw);
+	}
 	int64_t t1 = real_mono_ns();
 	if (t1 - t0 > INTERP_WAIT_NS) {
 		rec_full(T, T->slot, RK_STATE, TS_WAIT, RR_INTERP_WAIT, -1, 0, T->line,
@@ -243,12 +272,20 @@ static void il_acquire(struct rthread *T)
 	}
 }
 
+static void il_acquire(struct rthread *T)
+{
+	if (T->P->il.py3)
+		gil_take(T, true);
+	else
+		il_take(T, true);
+}
+
 static void il_release(struct rthread *T)
 {
 	if (T->P->il.py3)
 		gil_drop(T, false);
 	else
-		pthread_mutex_unlock(&T->P->il.mu);
+		pthread_rwlock_unlock(&T->P->il.rw);
 }
 
 /* ---- processes and threads ---- */
@@ -267,7 +304,19 @@ static struct rproc *proc_create(int pslot, const char *name)
 	pthread_cond_init(&P->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	il_init(&P->il);
+	if (!P->il.py3 && !(P->lost = calloc((size_t)vm_bare_nglobals(R->prog) + 1, 1))) {
+		free(P);
+		return NULL;
+	}
 	return P;
+}
+
+/* --gil none: vm_run's eval breaker at calls and backward jumps, so that a locked stretch
+ * whose cost starts at the horizon ends at the first of them (see thread_loop). */
+static void proc_vm_setup(struct rproc *P)
+{
+	if (!P->il.py3)
+		vm_proc_set_breaker(P->vm, 2);
 }
 
 static struct rthread *thread_add(struct rproc *P, const char *name)
@@ -778,6 +827,7 @@ static void become_child(struct rproc **Pp, struct rthread **Tp, int pslot, int 
 	np->vm = vm_proc_fork(old->vm, R->opt.seed * 0x9E3779B97F4A7C15ULL + (uint64_t)g_model_pid);
 	if (!np->vm)
 		_exit(1);
+	proc_vm_setup(np);
 	R->shm.procs[pslot].pid = pid;
 	R->shm.procs[pslot].ppid = old->pid;
 	R->shm.threads[tslot].tid = pid;
@@ -3175,17 +3225,68 @@ static void syscall_answer(struct rproc **Pp, struct rthread **Tp, const struct 
 	}
 }
 
-/* Interprets T until its code ends. Holds the interpreter lock except while waiting. Returns
- * when a non-main thread ends; a process's main thread ends the process (_exit). */
+static void note_line(struct rthread *T)
+{
+	int line = vm_thread_line(T->vm);
+	if (line > 0)
+		T->line = line;
+}
+
+/* --gil none, the interpreter lock held exclusively: if T's next BARE_PROBE instructions run
+ * bare, runs T's code on with the lock shared (in parallel with the process's other bare
+ * threads) until an instruction needs vm_run; returns with the lock exclusive again. While a
+ * thread waits to take it exclusively, bare runs pause at their next call or backward jump and
+ * stand back (the lock prefers writers). A move to another core is recorded at each pause, as
+ * compute()'s loop does: without it the trace would see two interpreting threads on the core
+ * where they last made a record, one displacing the other. */
+static bool bare_stretch(struct rproc *P, struct rthread *T)
+{
+	struct ilock *g = &P->il;
+	if (vm_run_bare(T->vm, BARE_PROBE, NULL, P->lost) != VM_BARE_PAUSE)
+		return false;
+	il_release(T);
+	il_take(T, false);
+	int cpu = sched_getcpu();
+	while (vm_run_bare(T->vm, BARE_SLICE, &g->excl_waiting, P->lost) == VM_BARE_PAUSE) {
+		note_line(T);
+		if (sched_getcpu() != cpu) {
+			rec_state(T, TS_RUNNING, RR_MIGRATED, -1, 0);
+			cpu = sched_getcpu();
+		}
+		if (atomic_load_explicit(&g->excl_waiting, memory_order_relaxed)) {
+			pthread_rwlock_unlock(&g->rw);
+			il_take(T, false);
+		}
+	}
+	note_line(T);
+	pthread_rwlock_unlock(&g->rw);
+	il_acquire(T);
+	return true;
+}
+
+/* Interprets T until its code ends. Holds the interpreter lock except while waiting (and,
+ * --gil none, shared during bare stretches). Returns when a non-main thread ends; a process's
+ * main thread ends the process (_exit). */
 static void thread_loop(struct rproc *P, struct rthread *T)
 {
+	const bool bare = !P->il.py3;
+	uint64_t locked = 0; /* instructions of vm_run since the others were last let in */
+	int misses = 0;      /* bare probes in a row that did not go shared */
 	for (;;) {
 		struct vm_call call;
 		int64_t cost = 0;
+		if (bare && misses < BARE_MISSES) {
+			misses = bare_stretch(P, T) ? 0 : misses + 1;
+			/* the eval breaker (at calls and backward jumps) is due at once: vm_run runs
+			 * the instructions that need the lock up to the next of them, then the bare
+			 * path can take over again */
+			cost = 1;
+		} else {
+			misses = 0; /* cost 0: a whole slice, or up to the next system call */
+		}
+		vm_thread_take_instructions(T->vm);
 		enum vm_status st = vm_run(T->vm, &call, &cost);
-		int line = vm_thread_line(T->vm);
-		if (line > 0)
-			T->line = line;
+		note_line(T);
 		switch (st) {
 		case VM_SYSCALL:
 			syscall_answer(&P, &T, &call);
@@ -3198,7 +3299,9 @@ static void thread_loop(struct rproc *P, struct rthread *T)
 				gil_drop(T, true);
 				gil_take(T, false);
 				rec_state(T, TS_RUNNING, RR_GIL_TAKEN, -1, 0);
-			} else if (!P->il.py3) {
+			} else if (!P->il.py3 &&
+				   (locked += vm_thread_take_instructions(T->vm)) >= LOCKED_SLICE) {
+				locked = 0;
 				il_release(T);
 				sched_yield();
 				il_acquire(T);
@@ -3270,6 +3373,14 @@ static void results_write(struct rproc *P)
 	if (!tr)
 		return;
 	vm_proc_foreach_global(P->vm, collect_var, h);
+	if (P->lost) { /* --gil none: races seen as updates lost by bare stores (docs/real.md);
+			* the lock held exclusively orders every bare store before this */
+		tr->races_checked = true;
+		for (int i = 0; i < vm_bare_nglobals(R->prog); i++)
+			if (P->lost[i])
+				trace_add_race(tr, vm_bare_global_name(R->prog, i), -1, true, 0, -1,
+					       true, 0);
+	}
 	expect_check(tr, R->prog, P->vm);
 	for (int i = 0; i < tr->nexpects && h->nexpects < REAL_MAX_RESULTS; i++) {
 		const struct trace_expect *x = &tr->expects[i];
@@ -3362,6 +3473,7 @@ static void main_process(int go_fd)
 	T->vm = P->vm ? vm_thread_create_main(P->vm) : NULL;
 	if (!T->vm)
 		_exit(1);
+	proc_vm_setup(P);
 	h->t0 = real_mono_ns();
 	rec_full(T, tslot, RK_STATE, TS_NEW, RR_PROGRAM_START, -1, 0, 0, 0);
 	il_acquire(T);

@@ -62,6 +62,17 @@ enum ast_kind {
 
 	AST_AWAIT,     /* await a */
 
+	AST_TRY,       /* try: items = body, items2 = the AST_EXCEPT clauses in order, a = the
+	                * `else:` block or NULL, b = the `finally:` block or NULL (both
+	                * AST_BLOCK); at least one clause or a finally */
+	AST_EXCEPT,    /* except [a [as str]]: a = the class expression (NULL: bare `except:`),
+	                * str = the name bound or NULL, items = body (only in AST_TRY.items2) */
+	AST_BLOCK,     /* items = statements (a try's else and finally blocks) */
+	AST_RAISE,     /* raise [a [from b]]: a = the exception or NULL (re-raise), b = cause */
+	AST_LAMBDA,    /* lambda params: a ; params = parameter names, items2 = defaults of the
+	                * last items2.n parameters, a = the body expression */
+	AST_CLASS,     /* class str(items2...): items = body; items2 = the bases as written */
+
 	AST_KIND_COUNT
 };
 

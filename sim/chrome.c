@@ -215,9 +215,9 @@ int chrome_write(FILE *out, const struct trace *tr)
 		metadata(&w, "process_name", w.cpid, 0, "CPU cores");
 		sort_index(&w, "process_sort_index", w.cpid, 0, tr->nprocs);
 		for (int c = 0; c < nc; c++) {
-			char name[32];
-			snprintf(name, sizeof name, "core %d", c);
-			metadata(&w, "thread_name", w.cpid, w.cpid + 1 + c, name);
+			char name[64];
+			metadata(&w, "thread_name", w.cpid, w.cpid + 1 + c,
+				 trace_core_label(tr, c, name, sizeof name));
 			sort_index(&w, "thread_sort_index", w.cpid, w.cpid + 1 + c, c);
 		}
 	}

@@ -16,16 +16,33 @@ struct names {
 struct loop {
 	bool is_for;
 	int top;
+	int depth; /* the stack depth in its body (a for loop's iterator and state included) */
 	int *breaks;
 	int nbreaks, cbreaks;
 };
 
-/* A `with` block being compiled: its context manager stays on the stack at `depth` (the
- * compile-time stack depth just after it was pushed) until the block is left, normally or by
- * break, continue or return, each of which calls its __exit__ first. */
-struct with {
+/* A block being compiled that break, continue and return must leave on their way out (and an
+ * exception too, at run time: each but U_EXCEPT has a try block there):
+ * - U_WITH: its context manager stays on the stack at `depth` (the compile-time depth just
+ *   after it was pushed) until the block is left; leaving calls its __exit__;
+ * - U_TRY: the body of a try with except clauses;
+ * - U_FINALLY: the part of a try that its finally block guards; leaving runs the finally
+ *   block (compiled once more, there);
+ * - U_EXCEPT: an except clause's body, or a finally block run for an exception: leaving
+ *   ends the handling of that exception. */
+enum unwind_kind { U_WITH, U_TRY, U_FINALLY, U_EXCEPT };
+
+struct unwind {
+	enum unwind_kind kind;
 	int depth;
 	int nloops; /* loops open when the block began: it is inside loop number nloops-1... */
+	const struct ast_list *final; /* U_FINALLY */
+};
+
+/* The scope a lambda is compiled in: the enclosing functions' locals, which it may not use. */
+struct scope {
+	const struct names *locals;
+	const struct scope *up;
 };
 
 struct import {
@@ -48,8 +65,9 @@ struct comp {
 	struct names locals, gdecl;
 	struct loop *loops;
 	int nloops, cloops;
-	struct with *withs;
-	int nwiths, cwiths;
+	struct unwind *unw;
+	int nunw, cunw;
+	const struct scope *outer; /* compiling a lambda: the scopes around it */
 	const char *assign_target; /* `x = f(...)`: x, for the next call compiled */
 	const char *list_target;   /* `x = [f(), g()]`: x, naming the items x[0], x[1] */
 	bool has_prelude;          /* the prelude's functions are compiled in */
@@ -160,6 +178,10 @@ static int effect(const struct comp *c, int op, int arg)
 		return arg - 1;
 	case OP_STORE_INDEX: case OP_SLICE:
 		return -3;
+	case OP_BEGIN_EXCEPT: case OP_RERAISE:
+		return -1;
+	case OP_RAISE:
+		return -arg;
 	case OP_SETATTR: case OP_APPROX:
 		return -2;
 	case OP_CALL: case OP_CALL_METHOD:
@@ -404,6 +426,25 @@ static void bind_target_global(struct comp *c, const struct ast_node *t)
 			bind_target_global(c, t->items.v[i]);
 }
 
+/* The statement lists of a try, in order (its body, each except clause's, else, finally): the
+ * k-th, or NULL past the last. */
+static const struct ast_list *try_block(const struct ast_node *s, int k)
+{
+	if (k == 0)
+		return &s->items;
+	k--;
+	if (k < s->items2.n)
+		return &s->items2.v[k]->items;
+	k -= s->items2.n;
+	const struct ast_node *rest[2] = {s->a, s->b};
+	for (int i = 0; i < 2; i++)
+		if (rest[i] && k-- == 0)
+			return &rest[i]->items;
+	return NULL;
+}
+
+static void class_alias(struct comp *c, const struct ast_node *n);
+
 /* Inside a function body: `global` declarations and imports (nested functions too). */
 static void scan_func_body(struct comp *c, const struct ast_list *body)
 {
@@ -416,6 +457,13 @@ static void scan_func_body(struct comp *c, const struct ast_list *body)
 			break;
 		case AST_IMPORT:
 			process_import(c, s);
+			break;
+		case AST_CLASS:
+			class_alias(c, s);
+			break;
+		case AST_TRY:
+			for (int k = 0; try_block(s, k); k++)
+				scan_func_body(c, try_block(s, k));
 			break;
 		case AST_IF:
 		case AST_WHILE:
@@ -469,6 +517,16 @@ static void scan_module(struct comp *c, const struct ast_list *body)
 		case AST_IMPORT:
 			process_import(c, s);
 			break;
+		case AST_CLASS:
+			class_alias(c, s);
+			break;
+		case AST_TRY:
+			for (int k = 0; k < s->items2.n; k++)
+				if (s->items2.v[k]->str)
+					gbind(c, s->items2.v[k]->str, NULL);
+			for (int k = 0; try_block(s, k); k++)
+				scan_module(c, try_block(s, k));
+			break;
 		default:
 			break;
 		}
@@ -517,6 +575,13 @@ static void collect_func(struct comp *c, const struct ast_list *body, struct nam
 			break;
 		case AST_DEF:
 			names_add(c, assigned, s->str);
+			break;
+		case AST_TRY:
+			for (int k = 0; k < s->items2.n; k++)
+				if (s->items2.v[k]->str)
+					names_add(c, assigned, s->items2.v[k]->str);
+			for (int k = 0; try_block(s, k); k++)
+				collect_func(c, try_block(s, k), assigned, gdecl);
 			break;
 		case AST_GLOBAL:
 			for (int k = 0; k < s->params.n; k++)
@@ -571,15 +636,37 @@ static enum res resolve(const struct comp *c, const char *name, int *idx, struct
 			val->u.i = b;
 			return R_CONST;
 		}
+	int x = vm_exc_builtin(name);
+	if (x >= 0) {
+		val->type = V_EXCTYPE;
+		val->aux = 0;
+		val->u.i = x;
+		return R_CONST;
+	}
 	return c->in_expect ? R_QUERY : R_UNDEF;
 }
 
 static void expr(struct comp *c, const struct ast_node *n);
+static void function(struct comp *c, const struct ast_node *n, const char *name);
+
+static struct value unbound_value(void)
+{
+	struct value v = {.type = V_UNBOUND};
+	return v;
+}
 
 static void load_name(struct comp *c, const struct ast_node *n)
 {
 	int idx = 0;
 	struct value v = {.type = V_NONE};
+	if (c->outer && names_find(&c->locals, n->str) < 0)
+		for (const struct scope *s = c->outer; s; s = s->up)
+			if (s->locals && names_find(s->locals, n->str) >= 0) {
+				cerr(c, n->line, n->col,
+				     "lambda cannot use the local variable '%s' of the enclosing function "
+				     "(no closures)", n->str);
+				return;
+			}
 	switch (resolve(c, n->str, &idx, &v)) {
 	case R_LOCAL:
 		emit(c, OP_LOAD_LOCAL, idx);
@@ -637,7 +724,11 @@ static int module_attr(struct comp *c, const struct ast_node *n, struct value *o
 		return 0;
 	int idx;
 	struct value m = {.type = V_NONE};
-	if (resolve(c, mod, &idx, &m) != R_CONST || m.type != V_MODULE)
+	if (resolve(c, mod, &idx, &m) != R_CONST)
+		return 0;
+	if (m.type == V_BUILTIN && n->a->kind == AST_NAME) /* BaseManager.register */
+		return vm_class_attr((int)m.u.i, n->str, out) ? 1 : 0;
+	if (m.type != V_MODULE)
 		return 0;
 	if (!vm_module_attr((int)m.u.i, n->str, out)) {
 		cerr(c, n->line, n->col, "%s.%s is not part of the scenario language yet",
@@ -645,6 +736,50 @@ static int module_attr(struct comp *c, const struct ast_node *n, struct value *o
 		return -1;
 	}
 	return 1;
+}
+
+/* Whether builtin bid makes an object of a class (Process, Queue, BaseManager, ...). */
+static bool is_class_builtin(int bid)
+{
+	int sys = vm_builtins[bid].sys;
+	const char *name = vm_builtins[bid].name, *dot = strrchr(name, '.');
+	name = dot ? dot + 1 : name;
+	return (sys == SYS_NEW || sys == SYS_PROCESS_NEW || sys == SYS_THREAD_NEW) &&
+	       name[0] >= 'A' && name[0] <= 'Z';
+}
+
+/* class Name(Base): pass — Name becomes another name of Base, a built-in class, bound for the
+ * whole program as an import is. Any other class is an error. */
+static void class_alias(struct comp *c, const struct ast_node *n)
+{
+	for (int i = 0; i < n->items.n; i++) {
+		const struct ast_node *s = n->items.v[i];
+		if (s->kind != AST_PASS && !(s->kind == AST_EXPR_STMT && s->a->kind == AST_STR)) {
+			cerr(c, n->line, n->col, "class bodies other than `pass` are not in the language "
+						 "yet (write target= functions)");
+			return;
+		}
+	}
+	struct value v = {.type = V_NONE};
+	const struct ast_node *base = n->items2.n == 1 ? n->items2.v[0] : NULL;
+	int idx;
+	if (base && base->kind == AST_NAME && resolve(c, base->str, &idx, &v) != R_CONST)
+		v.type = V_NONE;
+	else if (base && base->kind == AST_ATTR && module_attr(c, base, &v) <= 0)
+		v.type = V_NONE;
+	if (c->failed)
+		return;
+	if (v.type == V_BUILTIN && is_class_builtin((int)v.u.i)) {
+		add_import(c, n->str, v);
+		return;
+	}
+	if (v.type == V_EXCTYPE)
+		cerr(c, n->line, n->col, "exception classes of your own are not in the language yet "
+					 "(raise and catch a built-in one)");
+	else
+		cerr(c, n->line, n->col, "a class is only another name for one built-in class "
+					 "(class QueueManager(BaseManager): pass); other classes are not "
+					 "in the language yet (write target= functions)");
 }
 
 /* ---- expressions ---- */
@@ -973,6 +1108,9 @@ static void expr(struct comp *c, const struct ast_node *n)
 	case AST_AWAIT:
 		await_expr(c, n);
 		break;
+	case AST_LAMBDA:
+		function(c, n, "<lambda>");
+		break;
 	case AST_APPROX:
 		if (!c->in_expect) {
 			cerr(c, n->line, n->col, "'+-' is only allowed in an expect line");
@@ -1059,6 +1197,7 @@ static struct loop *push_loop(struct comp *c, bool is_for, int top)
 	memset(l, 0, sizeof *l);
 	l->is_for = is_for;
 	l->top = top;
+	l->depth = c->depth;
 	return l;
 }
 
@@ -1070,56 +1209,235 @@ static void pop_loop(struct comp *c, int exit)
 	free(l->breaks);
 }
 
-/* Calls __exit__ on the context managers of the innermost `with` blocks, from withs[from]
- * to the innermost, leaving them on the stack. */
-static void exit_withs(struct comp *c, int from)
+static bool push_unwind(struct comp *c, enum unwind_kind kind, const struct ast_list *final)
 {
-	for (int i = c->nwiths - 1; i >= from; i--) {
-		emit(c, OP_PICK, c->depth - c->withs[i].depth + 1);
-		emit(c, OP_CALL_METHOD, add_cs(c, 0, 0, NULL, "__exit__", -1));
-		emit(c, OP_POP, 0);
+	if (!grow((void **)&c->unw, &c->cunw, c->nunw + 1, sizeof *c->unw)) {
+		oom(c);
+		return false;
+	}
+	c->unw[c->nunw++] = (struct unwind){.kind = kind, .depth = c->depth, .nloops = c->nloops,
+					    .final = final};
+	return true;
+}
+
+/* Compiles body inside a block of that kind (U_WITH, U_TRY, U_EXCEPT). */
+static void guarded_block(struct comp *c, enum unwind_kind kind, const struct ast_list *body)
+{
+	if (!push_unwind(c, kind, NULL))
+		return;
+	block(c, body);
+	c->nunw--;
+}
+
+/* Calls __exit__ of the context manager `pick` slots down (1: the top), dropping its result. */
+static void call_exit(struct comp *c, int pick)
+{
+	emit(c, OP_PICK, pick);
+	emit(c, OP_CALL_METHOD, add_cs(c, 0, 0, NULL, "__exit__", -1));
+	emit(c, OP_POP, 0);
+}
+
+static void inline_finally(struct comp *c, int i);
+
+/* Leaves the blocks of unw[from] to the innermost, innermost first: pops their try and except
+ * blocks, calls the __exit__ of `with` managers (which stay on the stack), runs finally
+ * blocks. For break, continue and return. */
+static void exit_unwind(struct comp *c, int from)
+{
+	for (int i = c->nunw - 1; i >= from && !c->failed; i--) {
+		switch (c->unw[i].kind) {
+		case U_EXCEPT:
+			emit(c, OP_POP_EXCEPT, 0);
+			break;
+		case U_TRY:
+			emit(c, OP_POP_BLOCK, 0);
+			break;
+		case U_WITH:
+			emit(c, OP_POP_BLOCK, 0);
+			call_exit(c, c->depth - c->unw[i].depth + 1);
+			break;
+		case U_FINALLY:
+			emit(c, OP_POP_BLOCK, 0);
+			inline_finally(c, i);
+			break;
+		}
 	}
 }
 
-/* The first `with` opened inside the innermost loop (nwiths if none). */
-static int withs_in_loop(const struct comp *c)
+/* Compiles the finally block of unw[i] where a break, continue or return leaves it, as if it
+ * were written there outside the try: the blocks and loops opened inside the try are hidden
+ * meanwhile (a `break` in it ends the loop around the try). */
+static void inline_finally(struct comp *c, int i)
 {
-	int i = c->nwiths;
-	while (i > 0 && c->withs[i - 1].nloops == c->nloops)
+	struct unwind u = c->unw[i];
+	int nu = c->nunw - i, nl = c->nloops - u.nloops;
+	struct unwind *su = malloc((size_t)nu * sizeof *su);
+	struct loop *sl = malloc((size_t)(nl ? nl : 1) * sizeof *sl);
+	if (!su || !sl) {
+		free(su);
+		free(sl);
+		oom(c);
+		return;
+	}
+	memcpy(su, c->unw + i, (size_t)nu * sizeof *su);
+	memcpy(sl, c->loops + u.nloops, (size_t)nl * sizeof *sl);
+	c->nunw = i;
+	c->nloops = u.nloops;
+	block(c, u.final);
+	memcpy(c->unw + i, su, (size_t)nu * sizeof *su);
+	memcpy(c->loops + u.nloops, sl, (size_t)nl * sizeof *sl);
+	c->nunw = i + nu;
+	c->nloops = u.nloops + nl;
+	free(su);
+	free(sl);
+}
+
+/* The first unwind entry opened inside the innermost loop (nunw if none). */
+static int unwind_in_loop(const struct comp *c)
+{
+	int i = c->nunw;
+	while (i > 0 && c->unw[i - 1].nloops == c->nloops)
 		i--;
 	return i;
 }
 
+/* Stores the value on top of the stack in the name `name` (a with's or an except's `as`). */
+static void store_as(struct comp *c, const struct ast_node *n, const char *name)
+{
+	struct ast_node target = {.kind = AST_NAME, .line = n->line, .col = n->col,
+				  .str = (char *)name};
+	store_name(c, &target, name);
+}
+
+/* with m [as x]: body — a try/finally whose finally is m.__exit__() */
 static void with_stmt(struct comp *c, const struct ast_node *n)
 {
 	expr(c, n->a);
 	at(c, n);
-	if (!grow((void **)&c->withs, &c->cwiths, c->nwiths + 1, sizeof *c->withs)) {
+	emit(c, OP_DUP, 0);
+	emit(c, OP_CALL_METHOD, add_cs(c, 0, 0, NULL, "__enter__", -1));
+	if (n->str)
+		store_as(c, n, n->str);
+	else
+		emit(c, OP_POP, 0);
+	int setup = emit(c, OP_SETUP_TRY, 0);
+	guarded_block(c, U_WITH, &n->items);
+	at(c, n);
+	emit(c, OP_POP_BLOCK, 0);
+	call_exit(c, 1);
+	emit(c, OP_POP, 0);
+	int jend = emit(c, OP_JUMP, 0);
+	/* an exception: __exit__, then it goes on */
+	patch(c, setup, here(c));
+	c->depth += 2; /* the manager, the exception */
+	emit(c, OP_BEGIN_EXCEPT, 0);
+	call_exit(c, 1);
+	emit(c, OP_POP, 0);
+	emit(c, OP_END_FINALLY, 0);
+	patch(c, jend, here(c));
+}
+
+/* try: body, except clauses and else (n has at least one clause) */
+static void try_except(struct comp *c, const struct ast_node *n)
+{
+	int setup = emit(c, OP_SETUP_TRY, 0);
+	guarded_block(c, U_TRY, &n->items);
+	at(c, n);
+	emit(c, OP_POP_BLOCK, 0);
+	if (n->a)
+		block(c, &n->a->items);
+	int nends = n->items2.n + 1, k = 0;
+	int *ends = malloc((size_t)nends * sizeof *ends);
+	if (!ends) {
 		oom(c);
 		return;
 	}
-	c->withs[c->nwiths++] = (struct with){.depth = c->depth, .nloops = c->nloops};
-	emit(c, OP_DUP, 0);
-	emit(c, OP_CALL_METHOD, add_cs(c, 0, 0, NULL, "__enter__", -1));
-	if (n->str) {
-		struct ast_node target = {.kind = AST_NAME, .line = n->line, .col = n->col,
-					  .str = n->str};
-		store_name(c, &target, n->str);
-	} else {
-		emit(c, OP_POP, 0);
-	}
-	block(c, &n->items);
 	at(c, n);
-	c->nwiths--;
-	emit(c, OP_DUP, 0);
-	emit(c, OP_CALL_METHOD, add_cs(c, 0, 0, NULL, "__exit__", -1));
-	emit(c, OP_POP, 0);
-	emit(c, OP_POP, 0);
+	ends[k++] = emit(c, OP_JUMP, 0);
+	patch(c, setup, here(c));
+	c->depth++; /* the exception */
+	for (int i = 0; i < n->items2.n && !c->failed; i++) {
+		const struct ast_node *h = n->items2.v[i];
+		int next = -1;
+		if (h->a) {
+			expr(c, h->a);
+			at(c, h);
+			emit(c, OP_EXC_MATCH, 0);
+			next = emit(c, OP_JUMP_IF_FALSE, 0);
+		}
+		at(c, h);
+		if (h->str) {
+			emit(c, OP_DUP, 0);
+			store_as(c, h, h->str);
+		}
+		emit(c, OP_BEGIN_EXCEPT, 0);
+		guarded_block(c, U_EXCEPT, &h->items);
+		at(c, h);
+		emit(c, OP_POP_EXCEPT, 0);
+		if (h->str) { /* as Python does, the name is unbound after the clause */
+			emit_const(c, unbound_value());
+			store_as(c, h, h->str);
+		}
+		ends[k++] = emit(c, OP_JUMP, 0);
+		c->depth++; /* the next clause starts with the exception on the stack again */
+		if (next >= 0)
+			patch(c, next, here(c));
+	}
+	at(c, n);
+	emit(c, OP_RERAISE, 0); /* no clause matched */
+	for (int i = 0; i < k; i++)
+		patch(c, ends[i], here(c));
+	free(ends);
 }
 
-static void def(struct comp *c, const struct ast_node *n)
+static void try_stmt(struct comp *c, const struct ast_node *n)
+{
+	if (!n->b) {
+		try_except(c, n);
+		return;
+	}
+	const struct ast_list *fin = &n->b->items;
+	at(c, n);
+	int setup = emit(c, OP_SETUP_TRY, 0);
+	if (!push_unwind(c, U_FINALLY, fin))
+		return;
+	if (n->items2.n)
+		try_except(c, n);
+	else
+		block(c, &n->items);
+	c->nunw--;
+	at(c, n->b);
+	emit(c, OP_POP_BLOCK, 0);
+	block(c, fin);
+	at(c, n->b);
+	int jend = emit(c, OP_JUMP, 0);
+	/* an exception: the finally block, then it goes on */
+	patch(c, setup, here(c));
+	c->depth++;
+	emit(c, OP_BEGIN_EXCEPT, 0);
+	guarded_block(c, U_EXCEPT, fin);
+	at(c, n->b);
+	emit(c, OP_END_FINALLY, 0);
+	patch(c, jend, here(c));
+}
+
+/* raise [x [from y]] */
+static void raise_stmt(struct comp *c, const struct ast_node *n)
+{
+	if (n->a)
+		expr(c, n->a);
+	if (n->b)
+		expr(c, n->b);
+	at(c, n);
+	emit(c, OP_RAISE, n->b ? 2 : n->a ? 1 : 0);
+}
+
+/* Compiles a function — a def's body, or a lambda's expression (n->a) — into a new entry of
+ * the program's functions, with a fresh scope, and emits OP_MAKE_FUNC after its defaults. */
+static void function(struct comp *c, const struct ast_node *n, const char *name)
 {
 	struct vm_program *p = c->prog;
+	bool lambda = n->kind == AST_LAMBDA;
 	for (int i = 0; i < n->params.n; i++)
 		for (int j = 0; j < i; j++)
 			if (strcmp(n->params.v[i], n->params.v[j]) == 0) {
@@ -1138,13 +1456,13 @@ static void def(struct comp *c, const struct ast_node *n)
 	int fidx = p->nfuncs++;
 	struct vm_func *f = &p->funcs[fidx];
 	memset(f, 0, sizeof *f);
-	f->name = n->str;
+	f->name = name;
 	f->nparams = n->params.n;
 	f->ndefaults = n->items2.n;
 	f->params = n->params.v;
 	f->line = n->line;
 	f->col = n->col;
-	f->code = code_new(n->str);
+	f->code = code_new(name);
 	if (!f->code) {
 		oom(c);
 		return;
@@ -1157,8 +1475,12 @@ static void def(struct comp *c, const struct ast_node *n)
 	struct names save_locals = c->locals, save_gdecl = c->gdecl;
 	struct loop *save_loops = c->loops;
 	int save_nloops = c->nloops, save_cloops = c->cloops;
-	struct with *save_withs = c->withs;
-	int save_nwiths = c->nwiths, save_cwiths = c->cwiths;
+	struct unwind *save_unw = c->unw;
+	int save_nunw = c->nunw, save_cunw = c->cunw;
+	const struct scope *save_outer = c->outer;
+	const char *save_target = c->assign_target, *save_list = c->list_target;
+	/* a lambda must not use the locals around it: there are no closures */
+	struct scope around = {.locals = c->in_func ? &save_locals : NULL, .up = c->outer};
 
 	c->code = f->code;
 	c->depth = 0;
@@ -1167,13 +1489,16 @@ static void def(struct comp *c, const struct ast_node *n)
 	memset(&c->gdecl, 0, sizeof c->gdecl);
 	c->loops = NULL;
 	c->nloops = c->cloops = 0;
-	c->withs = NULL;
-	c->nwiths = c->cwiths = 0;
+	c->unw = NULL;
+	c->nunw = c->cunw = 0;
+	c->outer = lambda ? &around : NULL;
+	c->assign_target = c->list_target = NULL;
 
 	struct names assigned = {0};
 	for (int i = 0; i < n->params.n; i++)
 		names_add(c, &c->locals, n->params.v[i]);
-	collect_func(c, &n->items, &assigned, &c->gdecl);
+	if (!lambda)
+		collect_func(c, &n->items, &assigned, &c->gdecl);
 	for (int i = 0; i < c->gdecl.n; i++)
 		if (names_find(&c->locals, c->gdecl.v[i]) >= 0)
 			cerr(c, n->line, n->col, "name '%s' is parameter and global", c->gdecl.v[i]);
@@ -1188,19 +1513,27 @@ static void def(struct comp *c, const struct ast_node *n)
 		emit(c, OP_CORO, fidx);
 	}
 
-	block(c, &n->items);
+	if (lambda) {
+		expr(c, n->a);
+	} else {
+		block(c, &n->items);
+		at(c, n);
+		emit_const(c, vm_none());
+	}
 	at(c, n);
-	emit_const(c, vm_none());
 	emit(c, OP_RETURN, 0);
 
 	f = &p->funcs[fidx];
 	f->code->localnames = c->locals.v; /* the code object owns the array */
 	free(c->gdecl.v);
 	free(c->loops);
-	free(c->withs);
-	c->withs = save_withs;
-	c->nwiths = save_nwiths;
-	c->cwiths = save_cwiths;
+	free(c->unw);
+	c->unw = save_unw;
+	c->nunw = save_nunw;
+	c->cunw = save_cunw;
+	c->outer = save_outer;
+	c->assign_target = save_target;
+	c->list_target = save_list;
 	c->code = save_code;
 	c->depth = save_depth;
 	c->in_func = save_in_func;
@@ -1214,6 +1547,11 @@ static void def(struct comp *c, const struct ast_node *n)
 		expr(c, n->items2.v[i]);
 	at(c, n);
 	emit(c, OP_MAKE_FUNC, fidx);
+}
+
+static void def(struct comp *c, const struct ast_node *n)
+{
+	function(c, n, n->str);
 	store_name(c, n, n->str);
 }
 
@@ -1385,20 +1723,19 @@ static void stmt(struct comp *c, const struct ast_node *n)
 			     n->kind == AST_BREAK ? "break" : "continue");
 			break;
 		}
-		struct loop *l = &c->loops[c->nloops - 1];
 		int d = c->depth;
-		int inner = withs_in_loop(c);
-		if (inner < c->nwiths) { /* leave the `with` blocks opened inside this loop */
-			exit_withs(c, inner);
-			emit(c, OP_POPN, c->nwiths - inner);
-		}
+		exit_unwind(c, unwind_in_loop(c)); /* the blocks opened inside this loop */
+		at(c, n);
+		struct loop *l = &c->loops[c->nloops - 1];
+		/* what the blocks left on the stack (`with` managers), and a for loop's iterator */
+		int pop = c->depth - l->depth + (n->kind == AST_BREAK && l->is_for ? 2 : 0);
+		if (pop)
+			emit(c, OP_POPN, pop);
 		if (n->kind == AST_CONTINUE) {
 			emit(c, OP_LOOP, l->top);
 			c->depth = d;
 			break;
 		}
-		if (l->is_for)
-			emit(c, OP_POPN, 2);
 		int j = emit(c, OP_JUMP, 0);
 		c->depth = d;
 		l = &c->loops[c->nloops - 1];
@@ -1423,7 +1760,8 @@ static void stmt(struct comp *c, const struct ast_node *n)
 		else
 			emit_const(c, vm_none());
 		at(c, n);
-		exit_withs(c, 0);
+		exit_unwind(c, 0);
+		at(c, n);
 		emit(c, OP_RETURN, 0);
 		c->depth = d;
 		break;
@@ -1435,6 +1773,14 @@ static void stmt(struct comp *c, const struct ast_node *n)
 		break;
 	case AST_WITH:
 		with_stmt(c, n);
+		break;
+	case AST_TRY:
+		try_stmt(c, n);
+		break;
+	case AST_RAISE:
+		raise_stmt(c, n);
+		break;
+	case AST_CLASS: /* an alias bound when the program was scanned (class_alias) */
 		break;
 	case AST_EXPECT:
 		expect(c, n);
@@ -1567,7 +1913,7 @@ struct vm_program *vm_compile(const struct ast_program *ast, struct diag *err)
 	free(c.locals.v);
 	free(c.gdecl.v);
 	free(c.loops);
-	free(c.withs);
+	free(c.unw);
 	if (body.v != ast->body.v)
 		free(body.v);
 	if (c.failed) {

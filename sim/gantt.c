@@ -347,9 +347,8 @@ void gantt_print(FILE *out, const struct trace *tr, int width, bool color)
 			since = r->t;
 		}
 		add_segment(&ch, since, span, cur);
-		char label[32];
-		snprintf(label, sizeof label, "core %d", c);
-		put_row(&ch, label, NULL, G_IDLE);
+		char label[64];
+		put_row(&ch, trace_core_label(tr, c, label, sizeof label), NULL, G_IDLE);
 	}
 	put_legend(&ch, width);
 done:

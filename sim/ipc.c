@@ -3,9 +3,11 @@
  *
  * multiprocessing.Queue is built as CPython builds it: a pipe of 64 KiB (the machine's
  * pipe_capacity) and, in every process that puts, a feeder that writes the pickled items into
- * the pipe while there is room. put() never blocks; get() reads the pipe, draining it as the
- * feeder fills it; and a process cannot exit while its feeder still holds bytes it could not
- * write — the documents' join deadlock. An item's size is what pickle would make of it (exact
+ * the pipe while there is room. put() blocks only on a bounded Queue(maxsize) holding maxsize
+ * items (CPython's BoundedSemaphore: put() acquires, get() releases; items in the feeder and
+ * in the pipe both count); get() reads the pipe, draining it as the feeder fills it; and a
+ * process cannot exit while its feeder still holds bytes it could not write — the documents'
+ * join deadlock. An item's size is what pickle would make of it (exact
  * for strings, from its repr for the rest) plus the 4-byte length header of a Connection.
  * Moving bytes takes no simulated time: the model is about who waits for whom.
  *
@@ -49,11 +51,18 @@ struct chan {
 	struct waitq joiners; /* JoinableQueue: waiting in join() */
 	int maker;        /* Queue: the process that made it */
 	int reader;       /* Queue: the last process that called get(), -1 before the first */
+	int64_t maxsize;  /* Queue(maxsize): the items put and not yet got that make put() wait;
+	                   * 0: unbounded */
+	struct waitq putters; /* Queue: put()s waiting for room, first come, first served; each
+	                   * one's item is its pending call's argument */
+	int obj;          /* Queue: its object id, -1 (a Pipe's directions): none */
 };
 
 struct tqueue { /* queue.Queue */
 	struct value *items;
-	int n, cap, maxsize;
+	int n, cap;
+	int64_t maxsize;        /* 0: unbounded */
+	const char *bad_maxsize; /* Queue(maxsize='x'): its type, for put()'s TypeError */
 	int unfinished;
 	struct waitq getters, putters, joiners;
 };
@@ -155,9 +164,9 @@ static void chan_init(struct chan *c, int64_t cap)
 {
 	memset(c, 0, sizeof *c);
 	c->cap = cap;
-	c->readers = c->writers = c->joiners = (struct waitq){-1, -1};
+	c->readers = c->writers = c->joiners = c->putters = (struct waitq){-1, -1};
 	c->trace_obj = -1;
-	c->maker = c->reader = -1;
+	c->maker = c->reader = c->obj = -1;
 }
 
 static int64_t chan_inpipe(const struct chan *c)
@@ -192,6 +201,61 @@ static void proc_feeder_add(struct kernel *k, int proc, int64_t bytes)
 {
 	struct proc *p = k->procs[proc];
 	p->feeder_bytes += bytes;
+}
+
+/* The items put and not yet got (in feeders and in the pipe): CPython's qsize(), what its
+ * BoundedSemaphore counts. */
+static int64_t chan_items(const struct chan *c)
+{
+	int64_t n = 0;
+	for (const struct msg *m = c->head; m; m = m->next)
+		n++;
+	for (const struct msg *m = c->pend; m; m = m->next)
+		n++;
+	return n;
+}
+
+/* put() once it has room: a copy of v goes to the feeder of process proc (sender >= 0: a
+ * SimpleQueue's put(), which writes it itself). Returns NULL when out of memory, with
+ * nothing changed. */
+static struct msg *chan_enqueue(struct kernel *k, struct chan *q, struct value v, int proc,
+				int line, int sender)
+{
+	struct msg *m = calloc(1, sizeof *m);
+	if (!m)
+		return NULL;
+	m->v = vm_value_copy(v);
+	m->size = pickled_size(k, v) + 4;
+	m->proc = proc;
+	m->sender = sender;
+	m->line = line;
+	if (q->pend_tail)
+		q->pend_tail->next = m;
+	else
+		q->pend = m;
+	q->pend_tail = m;
+	if (q->joinable)
+		q->unfinished++;
+	if (sender < 0)
+		proc_feeder_add(k, proc, m->size);
+	return m;
+}
+
+/* A get() took an item out of a bounded Queue: as CPython's get() releases the semaphore,
+ * the first put() waiting for room takes the permit (the model's FIFO rule), and its item
+ * goes to its process's feeder. The caller settles the pipe. */
+static void chan_admit(struct kernel *k, struct chan *q, struct task *by)
+{
+	while (q->maxsize > 0 && q->putters.head >= 0 && chan_items(q) < q->maxsize) {
+		struct task *w = k->tasks[q->putters.head];
+		if (!chan_enqueue(k, q, w->call.argv[0], w->proc, w->line, -1)) {
+			k->oom = true;
+			kern_stop(k, END_LIMIT, "out of memory in a queue's put()");
+			return;
+		}
+		kern_wake(k, w, vm_none(), by,
+			  kern_reason(k, "a get() made room in %s", k->objs[q->obj]->name));
+	}
 }
 
 /* Moves bytes: writers into the pipe while there is room, the first blocked reader out of
@@ -251,6 +315,7 @@ static void settle(struct kernel *k, struct chan *c, struct task *by)
 				kern_wake(k, t, r->v, by,
 					  kern_reason(k, "a %lld-byte message arrived", (long long)r->size));
 				free(r); /* its value went to the reader */
+				chan_admit(k, c, by);
 			}
 		}
 	}
@@ -288,6 +353,21 @@ static struct ipc *make(struct kernel *k, struct task *t, enum vm_handle_kind ki
 	return x;
 }
 
+/* Python's name of a value's type, for a maxsize that is no number. */
+static const char *maxsize_type(struct value v)
+{
+	switch (v.type) {
+	case V_NONE: return "NoneType";
+	case V_STR: return "str";
+	case V_TUPLE: return "tuple";
+	case V_LIST: return "list";
+	case V_DUR: return "duration";
+	case V_FUNC: return "function";
+	case V_HANDLE: return vm_handle_class((enum vm_handle_kind)v.aux);
+	default: return "object";
+	}
+}
+
 static enum sys_result new_pool(struct kernel *k, struct task *t, bool threads);
 static enum sys_result new_executor(struct kernel *k, struct task *t, bool threads);
 static enum sys_result as_completed(struct kernel *k, struct task *t);
@@ -304,19 +384,34 @@ enum sys_result ipc_new(struct kernel *k, struct task *t)
 		bool mp = cls[0] != 'q';
 		if (!a0)
 			a0 = kern_kwarg(c, "maxsize");
-		int64_t maxsize = a0 && a0->type == V_INT ? a0->u.i : 0;
-		if (a0 && a0->type != V_INT)
-			return kern_raise(k, t, "TypeError", "maxsize must be an integer");
+		int64_t maxsize = 0;
+		const char *bad = NULL;
+		if (a0 && (a0->type == V_INT || a0->type == V_BOOL))
+			maxsize = a0->u.i;
+		else if (a0 && a0->type == V_FLOAT && !mp) /* n >= 2.5 when n >= 3 */
+			maxsize = a0->u.f > 0 ? (int64_t)ceil(a0->u.f) : 0;
+		else if (a0 && a0->type == V_FLOAT && a0->u.f > 0) /* BoundedSemaphore(2.5) */
+			return kern_raise(k, t, "TypeError", "'float' object cannot be interpreted as an integer");
+		else if (a0 && a0->type != V_FLOAT)
+			bad = maxsize_type(*a0);
+		/* multiprocessing's __init__ compares maxsize <= 0; queue.Queue's first put() compares
+		 * maxsize > 0 */
+		if (bad && mp)
+			return kern_raise(k, t, "TypeError",
+					  "'<=' not supported between instances of '%s' and 'int'", bad);
 		if (!(x = make(k, t, mp ? H_QUEUE : H_TQUEUE, &o)))
 			return kern_raise(k, t, "MemoryError", "out of memory");
 		if (mp) {
 			chan_init(&x->u.q, k->m->pipe_capacity);
 			x->u.q.trace_obj = o->trace_idx;
+			x->u.q.obj = o->id;
 			x->u.q.simple = cls[0] == 'S';
 			x->u.q.joinable = cls[0] == 'J';
 			x->u.q.maker = t->proc;
+			x->u.q.maxsize = maxsize > 0 ? maxsize : 0;
 		} else {
-			x->u.tq.maxsize = maxsize > 0 ? (int)maxsize : 0;
+			x->u.tq.maxsize = maxsize > 0 ? maxsize : 0;
+			x->u.tq.bad_maxsize = bad;
 			x->u.tq.getters = x->u.tq.putters = x->u.tq.joiners = (struct waitq){-1, -1};
 		}
 		return kern_answer(t, vm_handle(x->kind, o->id));
@@ -401,6 +496,39 @@ enum sys_result ipc_new(struct kernel *k, struct task *t)
 	return kern_raise(k, t, "NameError", "%s is not part of the scenario language yet", cls);
 }
 
+/* ---- put() on a bounded queue ---- */
+
+/* put(obj, block=True, timeout=None) and put_nowait(obj): whether it may wait, and for how
+ * long (-1: for ever). Returns false when the timeout is no number (raised in t). */
+static bool put_args(struct kernel *k, struct task *t, bool *block, int64_t *timeout)
+{
+	const struct vm_call *c = &t->call;
+	bool nowait = strcmp(c->name, "put_nowait") == 0;
+	const struct value *bv = nowait ? NULL : c->argc > 1 ? &c->argv[1] : kern_kwarg(c, "block");
+	const struct value *tv = nowait ? NULL : c->argc > 2 ? &c->argv[2] : kern_kwarg(c, "timeout");
+	*block = !nowait && (!bv || vm_truthy(*bv));
+	*timeout = -1;
+	return !tv || kern_timeout_arg(k, t, tv, timeout);
+}
+
+/* A put() that found its queue o full: queue.Full at once without block (or with a timeout of
+ * 0), else t waits on putters, first come, first served, until a get() lets its item in or
+ * its timeout raises queue.Full. */
+static enum sys_result put_full(struct kernel *k, struct task *t, struct kobj *o,
+				struct waitq *putters, int64_t maxsize, bool block, int64_t timeout)
+{
+	if (!block || timeout == 0)
+		return kern_raise(k, t, "queue.Full", "%s", "the queue is full");
+	kern_waitq_add(k, putters, t);
+	t->wait_obj = -1; /* no single task holds the room: no edge of the wait-for graph */
+	t->timeout_hook = NULL;
+	t->timeout_raise = "queue.Full";
+	kern_block(k, t, TS_WAIT, timeout,
+		   kern_reason(k, "waits in %s.put() at line %d for room (%s is full: maxsize %lld)",
+			       o->name, t->line, o->name, (long long)maxsize));
+	return SR_BLOCKED;
+}
+
 /* ---- multiprocessing.Queue ---- */
 
 static enum sys_result queue_get(struct kernel *k, struct task *t, struct kobj *o, struct chan *q)
@@ -421,6 +549,8 @@ static enum sys_result queue_get(struct kernel *k, struct task *t, struct kobj *
 	q->reader = t->proc;
 	if (q->readers.head < 0) {
 		struct msg *m = read_now(q);
+		if (m)
+			chan_admit(k, q, t);
 		settle(k, q, t); /* reading made room for the feeders */
 		if (m) {
 			struct value v = m->v;
@@ -440,30 +570,29 @@ static enum sys_result queue_get(struct kernel *k, struct task *t, struct kobj *
 	return SR_BLOCKED;
 }
 
+/* put(obj, block=True, timeout=None), put_nowait(obj): CPython's order — the closed check,
+ * then the semaphore of a bounded queue (queue.Full when it cannot be had), then the item to
+ * the feeder. */
 static enum sys_result queue_put(struct kernel *k, struct task *t, struct kobj *o, struct chan *q)
 {
 	const struct vm_call *c = &t->call;
 	if (c->argc < 1)
 		return kern_raise(k, t, "TypeError", "put() missing 1 required argument: 'obj'");
+	if (q->simple && c->argc + c->kwc > 1)
+		return kern_raise(k, t, "TypeError", "SimpleQueue.put() takes one argument");
+	bool block;
+	int64_t timeout;
+	if (!put_args(k, t, &block, &timeout))
+		return SR_RAISED;
 	if (q->closed && q->simple)
 		return kern_raise(k, t, "OSError", "handle is closed");
 	if (q->closed)
 		return kern_raise(k, t, "ValueError", "Queue %s is closed", o->name);
-	struct msg *m = calloc(1, sizeof *m);
+	if (q->maxsize > 0 && chan_items(q) >= q->maxsize) /* the semaphore's acquire() */
+		return put_full(k, t, o, &q->putters, q->maxsize, block, timeout);
+	struct msg *m = chan_enqueue(k, q, c->argv[0], t->proc, t->line, q->simple ? t->id : -1);
 	if (!m)
 		return kern_raise(k, t, "MemoryError", "out of memory");
-	m->v = vm_value_copy(c->argv[0]);
-	m->size = pickled_size(k, c->argv[0]) + 4;
-	m->proc = t->proc;
-	m->sender = q->simple ? t->id : -1;
-	m->line = t->line;
-	if (q->pend_tail)
-		q->pend_tail->next = m;
-	else
-		q->pend = m;
-	q->pend_tail = m;
-	if (q->joinable)
-		q->unfinished++;
 	if (q->simple) {
 		/* SimpleQueue: no feeder; put() writes the message itself, blocking while the pipe
 		 * is full, as a Connection's send() does */
@@ -473,12 +602,29 @@ static enum sys_result queue_put(struct kernel *k, struct task *t, struct kobj *
 		settle(k, q, t);
 		return SR_BLOCKED;
 	}
-	proc_feeder_add(k, t->proc, m->size);
 	settle(k, q, t);
 	return kern_answer(t, vm_none());
 }
 
 /* ---- queue.Queue ---- */
+
+/* Appends (a reference to) v, counted as unfinished. Returns false when out of memory, with
+ * nothing changed. */
+static bool tq_append(struct tqueue *q, struct value v)
+{
+	if (q->n == q->cap) {
+		int cap = q->cap ? q->cap * 2 : 16;
+		struct value *items = realloc(q->items, (size_t)cap * sizeof *items);
+		if (!items)
+			return false;
+		q->items = items;
+		q->cap = cap;
+	}
+	vm_ref(v);
+	q->items[q->n++] = v;
+	q->unfinished++;
+	return true;
+}
 
 static enum sys_result tq_method(struct kernel *k, struct task *t, struct kobj *o,
 				 struct tqueue *q, const char *m)
@@ -487,6 +633,19 @@ static enum sys_result tq_method(struct kernel *k, struct task *t, struct kobj *
 	if (strcmp(m, "put") == 0 || strcmp(m, "put_nowait") == 0) {
 		if (c->argc < 1)
 			return kern_raise(k, t, "TypeError", "put() missing 1 required argument: 'item'");
+		bool block;
+		int64_t timeout;
+		if (!put_args(k, t, &block, &timeout))
+			return SR_RAISED;
+		const struct value *tv = c->argc > 2 ? &c->argv[2] : kern_kwarg(c, "timeout");
+		if (q->bad_maxsize) /* CPython's put() compares self.maxsize > 0 */
+			return kern_raise(k, t, "TypeError",
+					  "'>' not supported between instances of '%s' and 'int'", q->bad_maxsize);
+		bool negative = tv && ((tv->type == V_INT && tv->u.i < 0) ||
+				       (tv->type == V_FLOAT && tv->u.f < 0) ||
+				       (tv->type == V_DUR && tv->u.i < 0));
+		if (q->maxsize && block && negative)
+			return kern_raise(k, t, "ValueError", "'timeout' must be a non-negative number");
 		if (q->getters.head >= 0) { /* straight to a waiting getter */
 			struct task *g = k->tasks[q->getters.head];
 			vm_ref(c->argv[0]);
@@ -495,23 +654,10 @@ static enum sys_result tq_method(struct kernel *k, struct task *t, struct kobj *
 			kern_wake(k, g, c->argv[0], t, kern_reason(k, "%s puts into %s", t->name, o->name));
 			return kern_answer(t, vm_none());
 		}
-		if (q->maxsize && q->n >= q->maxsize) {
-			if (m[3] == '_')
-				return kern_raise(k, t, "queue.Full", "%s", "the queue is full");
-			return kern_raise(k, t, "NotImplementedError",
-					  "a put() that waits for room is not modelled yet");
-		}
-		if (q->n == q->cap) {
-			int cap = q->cap ? q->cap * 2 : 16;
-			struct value *v = realloc(q->items, (size_t)cap * sizeof *v);
-			if (!v)
-				return kern_raise(k, t, "MemoryError", "out of memory");
-			q->items = v;
-			q->cap = cap;
-		}
-		vm_ref(c->argv[0]);
-		q->items[q->n++] = c->argv[0];
-		q->unfinished++;
+		if (q->maxsize && q->n >= q->maxsize)
+			return put_full(k, t, o, &q->putters, q->maxsize, block, timeout);
+		if (!tq_append(q, c->argv[0]))
+			return kern_raise(k, t, "MemoryError", "out of memory");
 		return kern_answer(t, vm_none());
 	}
 	if (strcmp(m, "get") == 0 || strcmp(m, "get_nowait") == 0) {
@@ -525,6 +671,13 @@ static enum sys_result tq_method(struct kernel *k, struct task *t, struct kobj *
 			struct value v = q->items[0];
 			memmove(q->items, q->items + 1, (size_t)(q->n - 1) * sizeof *q->items);
 			q->n--;
+			/* not_full.notify(): the first put() waiting for room puts its item */
+			if (q->putters.head >= 0) {
+				struct task *w = k->tasks[q->putters.head];
+				if (!tq_append(q, w->call.argv[0]))
+					return kern_raise(k, t, "MemoryError", "out of memory");
+				kern_wake(k, w, vm_none(), t, kern_reason(k, "a get() made room in %s", o->name));
+			}
 			return kern_answer(t, v);
 		}
 		if (!block)
@@ -553,8 +706,12 @@ static enum sys_result tq_method(struct kernel *k, struct task *t, struct kobj *
 		return kern_answer(t, vm_int(q->n));
 	if (strcmp(m, "empty") == 0)
 		return kern_answer(t, vm_bool(q->n == 0));
-	if (strcmp(m, "full") == 0)
+	if (strcmp(m, "full") == 0) {
+		if (q->bad_maxsize) /* 0 < self.maxsize <= self._qsize() */
+			return kern_raise(k, t, "TypeError",
+					  "'<' not supported between instances of 'int' and '%s'", q->bad_maxsize);
 		return kern_answer(t, vm_bool(q->maxsize && q->n >= q->maxsize));
+	}
 	return kern_raise(k, t, "AttributeError", "'Queue' object has no attribute '%s'", m);
 }
 
@@ -743,6 +900,13 @@ static int worker_index(const struct pool *pl, int task)
 	return -1;
 }
 
+/* What a message of `bytes` takes between a process pool's caller and a worker: through a
+ * pipe and a handler thread, pickled (docs/model.md). A thread pool's queues cost nothing. */
+static int64_t handoff(const struct kernel *k, const struct pool *pl, int64_t bytes)
+{
+	return pl->threads || k->m->handoff == 0 ? 0 : k->m->handoff + 2 * bytes; /* 0: free */
+}
+
 static void dispatch(struct kernel *k, int pool_id, struct task *by)
 {
 	struct pool *pl = pool_of(k, pool_id);
@@ -767,8 +931,13 @@ static void dispatch(struct kernel *k, int pool_id, struct task *by)
 			pl->chunk_end[wi] = end;
 		w->job = pl->next_job;
 		w->job_call = j->next;
+		int64_t bytes = 0; /* the chunk travels as one message */
+		for (int c = j->next; c < end; c++)
+			bytes += pickled_size(k, j->args[c]);
 		j->next = end;
-		kern_wake(k, w, vm_none(), by, kern_reason(k, "picks up a task of %s", k->objs[pool_id]->name));
+		kern_wake_later(k, w, vm_none(), by, handoff(k, pl, bytes),
+				kern_reason(k, "picks up a task of %s (%lld bytes)", k->objs[pool_id]->name,
+					    (long long)bytes));
 	}
 	/* closed and out of work: the idle workers exit */
 	if (pl->closed && pl->next_job >= pl->njobs)
@@ -919,15 +1088,17 @@ static void job_completed(struct kernel *k, struct pool *pl, struct job *j, stru
 	struct waitq *wq = &rx->u.ar.waiters;
 	while (wq->head >= 0) {
 		struct task *w = k->tasks[wq->head];
+		/* the result (or the exception) travels back through the result queue */
 		if (j->failed && w->timeout_raise) { /* get(): the job's exception */
-			kern_waitq_remove(k, w);
-			w->gen++;
 			vm_raise(w->vm, "RemoteError", j->error);
 			w->has_call = false;
-			kern_make_ready(k, w, ENQ_WAKEUP, kern_reason(k, "the task failed"));
+			kern_wake_later(k, w, vm_none(), t, handoff(k, pl, 200),
+					kern_reason(k, "the task failed"));
 		} else {
-			kern_wake(k, w, j->failed ? vm_none() : (w->timeout_raise ? job_value(j) : vm_none()),
-				  t, kern_reason(k, "the pool's task is done"));
+			struct value v = j->failed ? vm_none()
+					 : (w->timeout_raise ? job_value(j) : vm_none());
+			kern_wake_later(k, w, v, t, handoff(k, pl, pickled_size(k, v)),
+					kern_reason(k, "the pool's task is done"));
 		}
 	}
 	for (int i = 0; i < rx->u.ar.nwatchers; i++) {
@@ -937,8 +1108,8 @@ static void job_completed(struct kernel *k, struct pool *pl, struct job *j, stru
 		while (wx->u.ar.waiters.head >= 0) {
 			struct task *w = k->tasks[wx->u.ar.waiters.head];
 			w->timeout_hook = NULL;
-			kern_wake(k, w, completed_list(k, wx->u.ar.list), t,
-				  kern_reason(k, "every future given to as_completed() is done"));
+			kern_wake_later(k, w, completed_list(k, wx->u.ar.list), t, handoff(k, pl, 0),
+					kern_reason(k, "every future given to as_completed() is done"));
 		}
 	}
 }
@@ -1338,14 +1509,10 @@ enum sys_result ipc_method(struct kernel *k, struct task *t)
 		if (q->simple)
 			return kern_raise(k, t, "AttributeError", "'%s' object has no attribute '%s'",
 					  cls, m);
-		if (strcmp(m, "qsize") == 0) {
-			int n = 0;
-			for (struct msg *g = x->u.q.head; g; g = g->next)
-				n++;
-			for (struct msg *g = x->u.q.pend; g; g = g->next)
-				n++;
-			return kern_answer(t, vm_int(n));
-		}
+		if (strcmp(m, "qsize") == 0)
+			return kern_answer(t, vm_int(chan_items(q)));
+		if (strcmp(m, "full") == 0) /* the semaphore is at zero */
+			return kern_answer(t, vm_bool(q->maxsize > 0 && chan_items(q) >= q->maxsize));
 		if (strcmp(m, "close") == 0) {
 			x->u.q.closed = true;
 			return kern_answer(t, vm_none());

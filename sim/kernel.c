@@ -152,6 +152,7 @@ static struct task *task_new(struct kernel *k, int proc)
 	t->target = vm_none();
 	t->wake_value = vm_none();
 	t->timeout_value = vm_none();
+	kern_host_params(k, k->procs[proc]->host, &t->se.p); /* its process's host's cores */
 	k->tasks[k->ntasks++] = t;
 	return t;
 }
@@ -177,8 +178,25 @@ static struct proc *proc_new(struct kernel *k, int parent)
 	p->joiners = (struct waitq){-1, -1};
 	p->exitcode = -1;
 	p->popen = -1;
+	p->manager = -1;
+	p->host = parent >= 0 ? k->procs[parent]->host : 0;
 	k->procs[k->nprocs++] = p;
 	return p;
+}
+
+struct proc *kern_proc_new(struct kernel *k, int parent)
+{
+	return proc_new(k, parent);
+}
+
+void kern_host_params(struct kernel *k, int h, struct sched_params *sp)
+{
+	if (k->m->nhosts <= 1)
+		return;
+	sp->pinned = true;
+	memset(sp->cpus, 0, sizeof sp->cpus);
+	for (int c = k->host_first[h]; c < k->host_first[h] + k->host_cores[h]; c++)
+		sp->cpus[c / 64] |= UINT64_C(1) << (c % 64);
 }
 
 /* Registers a started process in the trace and gives it a pid. */
@@ -264,7 +282,8 @@ static void run_on(struct kernel *k, int c, struct task *t)
 	t->slice_end = slice == INT64_MAX || k->q.now > INT64_MAX - slice ? INT64_MAX : k->q.now + slice;
 	set_core(k, c, CS_RUN, t->id, 0);
 	if (!k->picked_reason[c])
-		k->picked_reason[c] = kern_reason(k, "picked by core %d (%s)", c, k->cls->name);
+		k->picked_reason[c] = kern_reason(k, "picked by core %d (%s)", c,
+						  k->hs[k->core_host[c]].cls->name);
 	set_state(k, t, TS_RUNNING, k->picked_reason[c]);
 	if (t->debt > 0) {
 		/* pending work is Python code (it needs the GIL) unless it is compute_nogil */
@@ -363,14 +382,15 @@ static void preempt(struct kernel *k, struct task *t)
 {
 	int c = t->core;
 	/* the record names the thread; the reason says only why */
-	if (!k->preempt_reason)
-		k->preempt_reason = kern_reason(k, "preempted: its quantum of %s expired",
-					    vm_format_dur(k->m->quantum, (char[32]){0}, 32));
+	struct host_sched *hs = &k->hs[k->core_host[c]];
+	if (!hs->preempt_reason)
+		hs->preempt_reason = kern_reason(k, "preempted: its quantum of %s expired",
+						 vm_format_dur(hs->m.quantum, (char[32]){0}, 32));
 	int line = t->vm ? vm_thread_line(t->vm) : 0;
 	if (line > 0)
 		t->line = line;
 	uint32_t why = sched_preempted(k, t); /* 0: the quantum above */
-	set_state_on(k, t, TS_READY, why ? why : k->preempt_reason, sched_percore(k) ? c : -1);
+	set_state_on(k, t, TS_READY, why ? why : hs->preempt_reason, sched_percore(k) ? c : -1);
 	t->core = -1;
 	t->last_ran = k->q.now;
 	t->enqueued_at = k->q.now;
@@ -454,15 +474,18 @@ void kern_wait(struct kernel *k, struct task *t, struct waitq *q, enum thread_st
 	kern_block(k, t, s, timeout, reason);
 }
 
-/* Wakes a blocked task with `answer` as the result of its pending call. */
-void kern_wake(struct kernel *k, struct task *t, struct value answer, struct task *waker,
-		 uint32_t reason)
+/* The first half of every wake-up: t leaves its wait queue and timers, and its pending call
+ * gets `answer` (taken). */
+static void wake_answer(struct kernel *k, struct task *t, struct value answer, struct task *waker,
+			uint32_t reason)
 {
 	kern_waitq_remove(k, t);
 	t->gen++; /* its timer, if any, is now stale */
 	t->wait_obj = -1;
 	t->timeout_hook = NULL;
 	t->timeout_raise = NULL;
+	if (t->net_phase == 3)
+		t->net_reply_bytes = net_answer_size(answer);
 	if (t->has_call) {
 		vm_return(t->vm, answer);
 		t->has_call = false;
@@ -472,7 +495,36 @@ void kern_wake(struct kernel *k, struct task *t, struct value answer, struct tas
 	if (waker)
 		kern_emit(k, (struct trace_rec){.tid = t->trace_idx, .core = -1, .kind = TR_WAKE,
 					   .obj = waker->trace_idx, .reason = reason});
+}
+
+/* Wakes a blocked task with `answer` as the result of its pending call. */
+void kern_wake(struct kernel *k, struct task *t, struct value answer, struct task *waker,
+		 uint32_t reason)
+{
+	wake_answer(k, t, answer, waker, reason);
+	if (t->net_phase == 3 && net_reply_wait(k, t))
+		return; /* the answer comes back over the network first */
 	kern_make_ready(k, t, ENQ_WAKEUP, reason);
+}
+
+static void delivered(struct kernel *k, struct task *t)
+{
+	t->timeout_hook = NULL;
+	t->gen++;
+	kern_make_ready(k, t, ENQ_WAKEUP, kern_reason(k, "its message arrived"));
+}
+
+void kern_wake_later(struct kernel *k, struct task *t, struct value answer, struct task *waker,
+		     int64_t delay, uint32_t reason)
+{
+	if (delay <= 0) {
+		kern_wake(k, t, answer, waker, reason);
+		return;
+	}
+	wake_answer(k, t, answer, waker, reason);
+	set_state(k, t, TS_IO, reason);
+	t->timeout_hook = delivered;
+	kern_push_event(k, k->q.now + delay, PRIO_WAKE, EV_WAKE, t->id, t->gen);
 }
 
 void kern_wake_all(struct kernel *k, struct waitq *q, struct task *waker, uint32_t reason)
@@ -598,6 +650,8 @@ static void proc_try_exit(struct kernel *k, struct proc *p)
 	proc_uncount(k, p);
 	if (p->popen >= 0)
 		subp_exited(k, p);
+	if (p->manager >= 0)
+		net_proc_exited(k, p);
 	kern_wake_all(k, &p->joiners, main, kern_reason(k, "process %s (pid %d) exited", p->name, p->pid));
 	/* its parent's shutdown may have been waiting for it */
 	if (p->parent >= 0)
@@ -620,9 +674,16 @@ static void kill_process(struct kernel *k, struct proc *p, int exitcode, const c
 	}
 	if (p->popen >= 0)
 		subp_exited(k, p);
+	if (p->manager >= 0)
+		net_proc_exited(k, p);
 	kern_wake_all(k, &p->joiners, main, r);
 	if (p->parent >= 0)
 		proc_try_exit(k, k->procs[p->parent]);
+}
+
+void kern_kill_process(struct kernel *k, struct proc *p, int exitcode, const char *why)
+{
+	kill_process(k, p, exitcode, why);
 }
 
 /* The thread's code has finished (normally or by an exception). */
@@ -633,7 +694,7 @@ static void task_finish(struct kernel *k, struct task *t, bool error)
 		return;
 	struct proc *p = k->procs[t->proc];
 	if (!error && t->is_main && p->popen >= 0 && t->vm) /* a command's function returned */
-		p->exitcode = subp_exit_status(vm_thread_result(t->vm));
+		p->exitcode = subp_returned(k, t, vm_thread_result(t->vm));
 	if (error && t->is_main)
 		p->exitcode = 1;
 	if (t->is_main) {
@@ -758,6 +819,8 @@ enum sys_result kern_raise(struct kernel *k, struct task *t, const char *type, c
 
 enum sys_result kern_answer(struct task *t, struct value v)
 {
+	if (t->net_phase == 3) /* a call through a manager's proxy: its reply's size */
+		t->net_reply_bytes = net_answer_size(v);
 	t->has_call = false;
 	vm_return(t->vm, v);
 	return SR_CONTINUE;
@@ -803,7 +866,7 @@ static enum sys_result sys_new(struct kernel *k, struct task *t, bool is_proc)
 	const struct vm_call *c = &t->call;
 	const char *what = is_proc ? "Process" : "Thread";
 	static const char *const known[] = {"target", "args", "name", "daemon", "kwargs", "group",
-					    "priority", "nice", "cpus"};
+					    "priority", "nice", "cpus", "host"};
 	for (int i = 0; i < c->kwc; i++) {
 		bool ok = false;
 		for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
@@ -829,6 +892,24 @@ static enum sys_result sys_new(struct kernel *k, struct task *t, bool is_proc)
 		return kern_raise(k, t, "TypeError", "%s() takes at most %d args", what, VM_MAX_ARGS);
 	if (name && name->type != V_STR && name->type != V_NONE)
 		return kern_raise(k, t, "TypeError", "%s() name= must be a string", what);
+	const struct value *hostv = kern_kwarg(c, "host");
+	int host = k->procs[t->proc]->host;
+	if (hostv && hostv->type != V_NONE) {
+		if (!is_proc)
+			return kern_raise(k, t, "TypeError",
+					  "Thread() got an unexpected keyword argument 'host'");
+		if (hostv->type != V_STR)
+			return kern_raise(k, t, "TypeError", "Process() host= must be a host's name");
+		if ((host = machine_host_index(k->m, vm_str_data(*hostv, NULL))) < 0)
+			return kern_raise(k, t, "ValueError",
+					  "Process() host='%s': no such host (declare it with `machine "
+					  "host=%s cores=N`)",
+					  vm_str_data(*hostv, NULL), vm_str_data(*hostv, NULL));
+		if (kern_kwarg(c, "cpus"))
+			return kern_raise(k, t, "ValueError",
+					  "Process(): give host= or cpus=, not both (a host's process "
+					  "runs on that host's cores)");
+	}
 	struct sched_params sp; /* priority=, nice=, cpus= over the creator's */
 	if (!sched_params_from_call(k, t, c, what, &sp))
 		return SR_RAISED;
@@ -850,7 +931,10 @@ static enum sys_result sys_new(struct kernel *k, struct task *t, bool is_proc)
 			snprintf(np->name, sizeof np->name, "%.40s:%d", cur->name, cur->nchildren);
 		np->via_process = true;
 		np->daemon = daemon && vm_truthy(*daemon);
+		np->host = host;
 		np->sp = sp;
+		if (hostv && hostv->type != V_NONE)
+			kern_host_params(k, host, &np->sp);
 		dst_target = &np->target;
 		dst_args = np->args;
 		dst_n = &np->nargs;
@@ -918,6 +1002,11 @@ static enum sys_result spawn_begin(struct kernel *k, struct task *t, bool is_pro
 	return SR_BURN;
 }
 
+enum sys_result kern_spawn_server(struct kernel *k, struct task *t, struct proc *np)
+{
+	return spawn_begin(k, t, true, np->id, k->m->fork_cost, "BaseManager.start()");
+}
+
 enum sys_result kern_spawn_command(struct kernel *k, struct task *t, int popen_obj,
 				   const char *name, const char *how)
 {
@@ -947,6 +1036,10 @@ static void spawn_end(struct kernel *k, struct task *t)
 	bool os_fork = t->call.sys == SYS_FORK;
 	if (!os_fork && t->spawn_is_proc && cp->popen >= 0) { /* an external command */
 		subp_spawn_end(k, t, child);
+		return;
+	}
+	if (!os_fork && t->spawn_is_proc && cp->manager >= 0) { /* a manager's server */
+		net_spawn_end(k, t, child);
 		return;
 	}
 	if (os_fork) {
@@ -1139,6 +1232,16 @@ static enum sys_result sys_setattr(struct kernel *k, struct task *t)
 	return kern_raise(k, t, "AttributeError", "cannot set attribute '%s'", a);
 }
 
+enum sys_result kern_method(struct kernel *k, struct task *t)
+{
+	int kind = t->call.self.aux;
+	return kind >= H_MANAGER ? net_method(k, t)
+	       : kind >= H_POPEN ? subp_method(k, t)
+	       : kind >= H_QUEUE ? ipc_method(k, t)
+	       : kind >= H_LOCK  ? sync_method(k, t)
+				 : sys_method(k, t);
+}
+
 static enum sys_result syscall(struct kernel *k, struct task *t)
 {
 	const struct vm_call *c = &t->call;
@@ -1229,7 +1332,7 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 	case SYS_TIME:
 		return kern_answer(t, vm_float((double)k->q.now / 1e9));
 	case SYS_CPU_COUNT:
-		return kern_answer(t, vm_int(k->m->cores));
+		return kern_answer(t, vm_int(k->host_cores[p->host]));
 	case SYS_ACTIVE_CHILDREN: {
 		int n = 0;
 		for (int i = 0; i < k->nprocs; i++) {
@@ -1258,14 +1361,12 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 	case SYS_THREAD_NEW:
 		return sys_new(k, t, false);
 	case SYS_NEW:
-		return sync_new(k, t);
+		return net_owns_new(c->name ? c->name : "") ? net_new(k, t) : sync_new(k, t);
 	case SYS_METHOD:
-		return c->self.aux >= H_POPEN  ? subp_method(k, t)
-		       : c->self.aux >= H_QUEUE ? ipc_method(k, t)
-		       : c->self.aux >= H_LOCK ? sync_method(k, t)
-					       : sys_method(k, t);
+		return kern_method(k, t);
 	case SYS_GETATTR:
-		return c->self.aux >= H_POPEN  ? subp_getattr(k, t)
+		return c->self.aux >= H_MANAGER ? net_getattr(k, t)
+		       : c->self.aux >= H_POPEN  ? subp_getattr(k, t)
 		       : c->self.aux >= H_QUEUE ? ipc_getattr(k, t)
 		       : c->self.aux >= H_LOCK ? sync_getattr(k, t)
 					       : sys_getattr(k, t);
@@ -1458,7 +1559,9 @@ static void on_event(struct kernel *k, const struct event *e)
 				vm_raise(t->vm, type, "the wait timed out");
 				t->has_call = false;
 			}
-			kern_make_ready(k, t, ENQ_WAKEUP, kern_reason(k, "%s: the wait timed out", type));
+			if (!(t->net_phase == 3 && net_reply_wait(k, t)))
+				kern_make_ready(k, t, ENQ_WAKEUP,
+						kern_reason(k, "%s: the wait timed out", type));
 		} else {
 			struct value v = t->timeout_value;
 			t->timeout_value = vm_none();
@@ -1608,12 +1711,12 @@ static void kernel_free(struct kernel *k, bool keep_main)
 	free(k->procs);
 	sync_free(k);
 	subp_free(k);
+	net_free(k);
 	race_free(k);
 	free(k->cores);
 	free(k->picked_reason);
 	sched_finish(k);
-	if (k->rq)
-		k->cls->destroy(k->rq);
+	free(k->core_host);
 	event_queue_finish(&k->q);
 }
 
@@ -1622,15 +1725,27 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 {
 	if (sched_check_program(ast, m, err) < 0) /* cpus= naming a missing core, ... */
 		return NULL;
+	if (machine_total_cores(m) > MACHINE_MAX_CORES) { /* --cores on top of the hosts' */
+		diag_set(err, ast->src, 0, 0, "the hosts have %d cores together: at most %d",
+			 machine_total_cores(m), MACHINE_MAX_CORES);
+		return NULL;
+	}
 	struct kernel *k = calloc(1, sizeof *k);
-	struct trace *tr = trace_create(m->cores);
+	struct trace *tr = trace_create(machine_total_cores(m));
 	if (!k || !tr) {
 		free(k);
 		trace_destroy(tr);
 		diag_set(err, ast->src, 0, 0, "out of memory");
 		return NULL;
 	}
-	k->m = m;
+	/* the kernel's machine numbers every host's cores: localhost's first */
+	k->mc = *m;
+	for (int h = 0; h < m->nhosts; h++) {
+		k->host_first[h] = machine_host_first_core(m, h);
+		k->host_cores[h] = h == 0 ? m->cores : m->hosts[h].cores;
+	}
+	k->mc.cores = machine_total_cores(m);
+	m = k->m = &k->mc;
 	k->prog = prog;
 	k->ast = ast;
 	k->tr = tr;
@@ -1638,8 +1753,20 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 	snprintf(tr->source_name, sizeof tr->source_name, "%s", ast->src->name);
 	snprintf(tr->origin, sizeof tr->origin, "sim");
 	event_queue_init(&k->q);
-	k->cls = sched_class_for(m->policy);
-	k->rq = k->cls ? k->cls->create(m) : NULL;
+	k->core_host = calloc((size_t)m->cores, sizeof *k->core_host);
+	bool classes = k->core_host != NULL;
+	for (int h = 0; h < m->nhosts && classes; h++) {
+		struct host_sched *hs = &k->hs[h];
+		hs->m = *m;
+		hs->m.cores = k->host_cores[h];
+		if (h > 0 && m->hosts[h].policy >= 0)
+			hs->m.policy = (enum policy)m->hosts[h].policy;
+		if (h > 0 && m->hosts[h].quantum > 0)
+			hs->m.quantum = m->hosts[h].quantum;
+		classes = (hs->cls = sched_class_for(hs->m.policy)) != NULL;
+		for (int c = k->host_first[h]; c < k->host_first[h] + k->host_cores[h]; c++)
+			k->core_host[c] = (int16_t)h;
+	}
 	k->cores = calloc((size_t)m->cores, sizeof *k->cores);
 	k->picked_reason = calloc((size_t)m->cores, sizeof *k->picked_reason);
 	k->next_pid = 1000;
@@ -1648,7 +1775,7 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 	k->horizon_q = (int64_t)(65536.0 / (1.0 + m->jitter));
 	if (!k->rng)
 		k->rng = 1;
-	if (!k->rq || !k->cores || !k->picked_reason || sched_init(k) < 0) {
+	if (!classes || !k->cores || !k->picked_reason || sched_init(k) < 0) {
 		kernel_free(k, false);
 		free(k);
 		trace_destroy(tr);
@@ -1657,6 +1784,12 @@ struct trace *sim_run(const struct ast_program *ast, struct vm_program *prog,
 	}
 	for (int c = 0; c < m->cores; c++)
 		k->cores[c] = (struct core){.cur = -1, .last = -1, .state = CS_IDLE};
+	for (int c = 0; m->nhosts > 1 && c < m->cores; c++) {
+		char label[64];
+		int h = k->core_host[c];
+		snprintf(label, sizeof label, "%s core %d", m->hosts[h].name, c - k->host_first[h]);
+		trace_set_core_label(tr, c, label);
+	}
 	vm_program_set_instr_cost(prog, m->instr);
 	vm_program_set_handle_repr(prog, handle_repr, k);
 

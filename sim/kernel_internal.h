@@ -62,6 +62,8 @@ struct proc {
 	struct sched_params sp; /* Process(priority=, nice=, cpus=) for its first thread */
 	int64_t feeder_bytes;   /* bytes its queue feeders have not written yet */
 	int popen;              /* an external command's process: its Popen object id; -1 */
+	int host;               /* the host it runs on (0: localhost); its threads' cores */
+	int manager;            /* a BaseManager's server process: the manager's object id; -1 */
 };
 
 struct core {
@@ -74,13 +76,20 @@ struct core {
 };
 
 struct kernel {
-	const struct machine *m;
+	const struct machine *m; /* = &mc */
+	struct machine mc;      /* the run's machine, cores = every host's together */
+	int host_first[MACHINE_MAX_HOSTS], host_cores[MACHINE_MAX_HOSTS];
 	struct vm_program *prog;
 	const struct ast_program *ast;
 	struct trace *tr;
 	struct event_queue q;
-	const struct sched_class *cls;
-	void *rq;
+	struct host_sched {     /* each host's scheduling: its class, and its machine (policy,
+	                         * quantum, its own core count) for that class */
+		const struct sched_class *cls;
+		struct machine m;
+		uint32_t preempt_reason;
+	} hs[MACHINE_MAX_HOSTS];
+	int16_t *core_host;     /* per core: its host */
 
 	struct task **tasks;
 	int ntasks, captasks;
@@ -98,7 +107,7 @@ struct kernel {
 	int errors;             /* threads that ended with an exception */
 	struct diag first_error;
 	uint32_t *picked_reason; /* "picked by core N", per core, made on first use */
-	uint32_t preempt_reason, switch_reason, finished_reason, gil_take_reason, gil_drop_reason;
+	uint32_t switch_reason, finished_reason, gil_take_reason, gil_drop_reason;
 	bool in_task;           /* inside task_exec: scheduling waits for an event */
 	struct race_state *race; /* the race detector, NULL when off */
 	uint64_t rng;           /* the kernel's own stream (jitter), from the seed */
@@ -112,6 +121,8 @@ struct kernel {
 	                         * a program first uses asyncio */
 	struct subp_state *subp; /* external commands and the file system (subproc.c); NULL
 	                          * until first used */
+	struct net_state *net;  /* BaseManager registrations, servers and links (net.c); NULL
+	                         * until first used */
 };
 
 /* A synchronisation object (Lock, RLock, Semaphore, Condition, Event, Barrier, local),
@@ -172,6 +183,10 @@ void kern_block(struct kernel *k, struct task *t, enum thread_state s, int64_t t
 void kern_wake(struct kernel *k, struct task *t, struct value answer, struct task *waker,
 	       uint32_t reason);
 void kern_wake_all(struct kernel *k, struct waitq *q, struct task *waker, uint32_t reason);
+/* As kern_wake, but the task stays blocked (in io, with `reason`) for `delay` ns more: its
+ * answer is a message still on its way. */
+void kern_wake_later(struct kernel *k, struct task *t, struct value answer, struct task *waker,
+		     int64_t delay, uint32_t reason);
 void kern_waitq_add(struct kernel *k, struct waitq *q, struct task *t);
 /* Queues the running task on q (no wait-for edge) and blocks it as kern_block does. */
 void kern_wait(struct kernel *k, struct task *t, struct waitq *q, enum thread_state s,
@@ -240,6 +255,35 @@ bool kern_worker_start(struct kernel *k, struct task *w, struct value fn, struct
 void kern_kill_worker(struct kernel *k, struct task *w, bool thread);
 void kern_proc_may_exit(struct kernel *k, struct proc *p);
 
+/* kernel.c, for net.c */
+/* Scheduling parameters that keep a task on host h's cores (unpinned with one host). */
+void kern_host_params(struct kernel *k, int h, struct sched_params *sp);
+/* Ends process p at once with exitcode (its threads leave their cores and waits). */
+void kern_kill_process(struct kernel *k, struct proc *p, int exitcode, const char *why);
+/* Forks process np (prepared with proc fields set) from t's process, as Process.start() does:
+ * returns SR_BURN; when the fork cost is paid net_spawn_end follows (np->manager >= 0). */
+enum sys_result kern_spawn_server(struct kernel *k, struct task *t, struct proc *np);
+struct proc *kern_proc_new(struct kernel *k, int parent);
+/* A method call on t->call.self, by the handle's kind: what SYS_METHOD does. */
+enum sys_result kern_method(struct kernel *k, struct task *t);
+
+/* ---- net.c: hosts, links, and multiprocessing.managers across them ---- */
+bool net_owns_new(const char *cls); /* "BaseManager", "BaseManager.register" */
+enum sys_result net_new(struct kernel *k, struct task *t);
+enum sys_result net_method(struct kernel *k, struct task *t);  /* H_MANAGER, H_PROXY */
+enum sys_result net_getattr(struct kernel *k, struct task *t);
+/* The manager's server process has been forked: it starts serving (its main thread waits
+ * for requests) and t's start() returns. */
+void net_spawn_end(struct kernel *k, struct task *t, struct task *child);
+/* A proxy call's reply is on its way: true when t must first wait for it (t is blocked
+ * until it arrives), false when t may go on at once. Called where a blocked call is
+ * answered (kern_wake, a timeout). */
+bool net_reply_wait(struct kernel *k, struct task *t);
+int64_t net_answer_size(struct value v); /* bytes a value takes on the wire (an estimate) */
+void net_proc_exited(struct kernel *k, struct proc *p); /* a server's process ended */
+void net_free_obj(struct kernel *k, struct kobj *o);
+void net_free(struct kernel *k);
+
 /* ---- subproc.c: external commands (subprocess) and open files across fork ---- */
 /* Whether subp_new answers this SYS_NEW class ("subprocess.call", "Popen", "open", ...). */
 bool subp_owns_new(const char *cls);
@@ -251,7 +295,9 @@ enum sys_result subp_getattr(struct kernel *k, struct task *t);
 void subp_spawn_end(struct kernel *k, struct task *t, struct task *child);
 /* A print by a command's process: true when its stdout is captured (the line is kept). */
 bool subp_print(struct kernel *k, struct proc *p, const char *s, size_t len);
-int subp_exit_status(struct value result); /* the command function's return value */
+/* The command's function returned `result` in t, its process's main thread: writes what it
+ * gives for stderr ((code, text), or a str as exit() takes one) and returns the exit status. */
+int subp_returned(struct kernel *k, struct task *t, struct value result);
 void subp_exited(struct kernel *k, struct proc *p); /* p (a command) ended: wakes waiters */
 void subp_free_obj(struct kernel *k, struct kobj *o);
 void subp_free(struct kernel *k);

@@ -21,14 +21,15 @@ static const struct {
 	{"pass", LEX_PASS},     {"break", LEX_BREAK},       {"continue", LEX_CONTINUE},
 	{"global", LEX_GLOBAL}, {"import", LEX_IMPORT},     {"from", LEX_FROM},
 	{"as", LEX_AS},         {"with", LEX_WITH},
-	{"async", LEX_ASYNC},   {"await", LEX_AWAIT},
+	{"async", LEX_ASYNC},   {"await", LEX_AWAIT},       {"try", LEX_TRY},
+	{"except", LEX_EXCEPT}, {"finally", LEX_FINALLY},   {"raise", LEX_RAISE},
+	{"lambda", LEX_LAMBDA}, {"class", LEX_CLASS},
 };
 
 /* Python keywords the language does not have yet: naming them is an error, so that a program
  * written for a later version fails loudly instead of being misread. */
 static const char *const reserved[] = {
-	"class", "try", "except", "finally", "raise", "lambda", "yield", "nonlocal", "del",
-	"assert",
+	"yield", "nonlocal", "del", "assert",
 };
 
 uint32_t lex_utf8_decode(const char *s, int *n)
@@ -704,8 +705,16 @@ static bool is_reserved(const char *s, size_t n)
 	return false;
 }
 
-/* A string prefix (r, f, u, rf, fr in either case) right before a quote? Returns the flags, or
- * -1 if the name is not a prefix. `b` prefixes give -2: bytes are not in the language. */
+static bool ascii_only(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+/* A string prefix (r, f, u, b, rf, fr, rb, br in either case) right before a quote? Returns
+ * the flags, or -1 if the name is not a prefix. */
 static int string_prefix(const char *s, size_t n)
 {
 	unsigned flags = 0;
@@ -718,13 +727,13 @@ static int string_prefix(const char *s, size_t n)
 		else if (c == 'f' || c == 'F')
 			flags |= LEX_STR_F;
 		else if (c == 'b' || c == 'B')
-			return -2;
+			flags |= LEX_STR_BYTES;
 		else if ((c == 'u' || c == 'U') && n == 1)
 			;
 		else
 			return -1;
 	}
-	if (n == 2 && flags != (LEX_STR_RAW | LEX_STR_F))
+	if (n == 2 && flags != (LEX_STR_RAW | LEX_STR_F) && flags != (LEX_STR_RAW | LEX_STR_BYTES))
 		return -1;
 	return (int)flags;
 }
@@ -929,13 +938,14 @@ void lex_next(struct lexer *lx, struct lex_token *t)
 			size_t len = (size_t)(lx->p - t->start);
 			if (lx->p < lx->end && (*lx->p == '"' || *lx->p == '\'')) {
 				int flags = string_prefix(t->start, len);
-				if (flags == -2) {
-					set_error(lx, t, t->line, t->col,
-						  "bytes literals are not part of the scenario language yet");
-					return;
-				}
 				if (flags >= 0) {
 					read_string(lx, t, (unsigned)flags);
+					if (t->type == LEX_STRING && (flags & LEX_STR_BYTES) &&
+					    !ascii_only(t->start + t->str_skip, t->str_len)) {
+						set_error(lx, t, t->line, t->col,
+							  "bytes can only contain ASCII literal characters");
+						return;
+					}
 					finish_token(lx, t);
 					return;
 				}

@@ -29,13 +29,15 @@ enum lex_type {
 	/* keywords */
 	LEX_DEF, LEX_RETURN, LEX_IF, LEX_ELIF, LEX_ELSE, LEX_WHILE, LEX_FOR, LEX_NONE,
 	LEX_TRUE, LEX_FALSE, LEX_PASS, LEX_BREAK, LEX_CONTINUE, LEX_GLOBAL, LEX_IMPORT,
-	LEX_FROM, LEX_AS, LEX_WITH, LEX_ASYNC, LEX_AWAIT,
+	LEX_FROM, LEX_AS, LEX_WITH, LEX_ASYNC, LEX_AWAIT, LEX_TRY, LEX_EXCEPT, LEX_FINALLY,
+	LEX_RAISE, LEX_LAMBDA, LEX_CLASS,
 };
 
 /* String prefix flags (lex_token.str_flags). */
 #define LEX_STR_RAW    1u
 #define LEX_STR_F      2u
 #define LEX_STR_TRIPLE 4u
+#define LEX_STR_BYTES  8u /* b'...': ASCII only, and a str once parsed (bytes are not modeled) */
 
 struct lex_token {
 	int type;            /* enum lex_type, a character or an enum ast_op */

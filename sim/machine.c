@@ -24,6 +24,9 @@ void machine_defaults(struct machine *m)
 		.fork_cost = 400000,   /* 400 us, fork() of a CPython process */
 		.thread_cost = 30000,  /* 30 us, pthread_create + CPython's thread bootstrap */
 		.pipe_capacity = 65536, /* a Linux pipe */
+		.handoff = 50000,      /* 50 us: a message through a process pool's pipe and its
+		                        * handler thread (CPython 3.11 here: about 100 us a task in
+		                        * a pipelined map, 240 us an apply() round trip) */
 		.instr = 0,
 		.seed = 1,
 		.gil = GIL_NONE,
@@ -45,7 +48,94 @@ void machine_defaults(struct machine *m)
 		.max_events = 50000000,
 		.max_instructions = 10000000000ULL, /* about half a minute of interpreting */
 		.max_records = 20000000,
+		.nhosts = 1,
+		.hosts = {{.name = "localhost", .cores = 0}}, /* its cores are m->cores */
 	};
+}
+
+void machine_describe(const struct machine *m, char *buf, size_t size)
+{
+	size_t n = (size_t)snprintf(buf, size, "%d core%s, %s", m->cores, m->cores == 1 ? "" : "s",
+				    policy_name(m->policy));
+	for (int h = 1; h < m->nhosts && n < size; h++) {
+		const struct machine_host *x = &m->hosts[h];
+		n += (size_t)snprintf(buf + n, size - n, "; host %s: %d core%s, %s", x->name, x->cores,
+				      x->cores == 1 ? "" : "s",
+				      policy_name(x->policy >= 0 ? (enum policy)x->policy : m->policy));
+	}
+}
+
+int machine_host_index(const struct machine *m, const char *name)
+{
+	if (!name[0] || strcmp(name, "127.0.0.1") == 0)
+		return 0;
+	for (int h = 0; h < m->nhosts; h++)
+		if (strcmp(m->hosts[h].name, name) == 0)
+			return h;
+	return -1;
+}
+
+static int host_cores(const struct machine *m, int h)
+{
+	return h == 0 ? m->cores : m->hosts[h].cores;
+}
+
+int machine_host_first_core(const struct machine *m, int h)
+{
+	int first = 0;
+	for (int i = 0; i < h && i < m->nhosts; i++)
+		first += host_cores(m, i);
+	return first;
+}
+
+int machine_total_cores(const struct machine *m)
+{
+	return machine_host_first_core(m, m->nhosts);
+}
+
+const struct machine_link *machine_link_between(const struct machine *m, int a, int b)
+{
+	static const struct machine_link loopback = {.latency = 20000, .bandwidth = 10000000000LL};
+	for (int i = 0; i < m->nlinks; i++) {
+		const struct machine_link *l = &m->links[i];
+		if ((l->a == a && l->b == b) || (l->a == b && l->b == a))
+			return l;
+	}
+	return a == b ? &loopback : NULL;
+}
+
+/* "100Mbit", "1Gbit/s", "12.5MB/s", "125000000" (bytes per second). */
+static int parse_bandwidth(const char *text, int64_t *bytes_per_s)
+{
+	static const struct {
+		const char *unit;
+		double bytes;
+	} bw[] = {{"", 1}, {"B", 1}, {"kB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"bit", 0.125},
+		  {"kbit", 125}, {"Mbit", 125e3}, {"Gbit", 125e6}};
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (end == text || errno || !isfinite(v) || v <= 0)
+		return -1;
+	while (*end == ' ')
+		end++;
+	char unit[16];
+	size_t n = strlen(end);
+	if (n >= 2 && strcmp(end + n - 2, "/s") == 0)
+		n -= 2;
+	if (n >= sizeof unit)
+		return -1;
+	memcpy(unit, end, n);
+	unit[n] = 0;
+	for (size_t i = 0; i < sizeof bw / sizeof bw[0]; i++)
+		if (strcmp(unit, bw[i].unit) == 0) {
+			double r = v * bw[i].bytes;
+			if (r < 1 || r > 1e15)
+				return -1;
+			*bytes_per_s = (int64_t)r;
+			return 0;
+		}
+	return -1;
 }
 
 static const struct {
@@ -132,7 +222,8 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 		}
 		t.gil_wakeup = d;
 	} else if (strcmp(key, "cs") == 0 || strcmp(key, "fork") == 0 ||
-		   strcmp(key, "thread") == 0 || strcmp(key, "instr") == 0) {
+		   strcmp(key, "thread") == 0 || strcmp(key, "instr") == 0 ||
+		   strcmp(key, "handoff") == 0) {
 		if (parse_duration(text, &d) < 0 || d > 3600000000000LL) {
 			snprintf(err, errsize,
 				 "%s: expected a duration such as 3us (0 to 1h), found '%s'", key, text);
@@ -144,6 +235,8 @@ int machine_set(struct machine *m, const char *key, const char *text, char *err,
 			t.fork_cost = d;
 		else if (key[0] == 't')
 			t.thread_cost = d;
+		else if (key[0] == 'h')
+			t.handoff = d;
 		else
 			t.instr = d;
 	} else if (strcmp(key, "mlfq_levels") == 0 || strcmp(key, "mlfq-levels") == 0) {
@@ -340,6 +433,99 @@ static int value_text(const struct source *src, const struct ast_node *v, char *
 	return 0;
 }
 
+#define NET_FAIL(node, ...) \
+	(diag_set(err, src, (node)->line, (node)->col, __VA_ARGS__), -1)
+
+/* `machine host=NAME cores=N` declares a host; `machine link=A to=B latency=D
+ * bandwidth=RATE` a link between two declared hosts. */
+static int network_line(struct machine *m, const struct source *src, const struct ast_node *st,
+			struct diag *err)
+{
+	bool host = strcmp(st->items.v[0]->str, "host") == 0;
+	char val[4][128] = {{0}};
+	const struct ast_node *at[4] = {0};
+	static const char *const host_keys[] = {"host", "cores", "policy", "quantum"};
+	static const char *const link_keys[] = {"link", "to", "latency", "bandwidth"};
+	const char *const *keys = host ? host_keys : link_keys;
+	int nkeys = 4;
+	for (int k = 0; k < st->items.n; k++) {
+		const struct ast_node *kw = st->items.v[k];
+		int slot = -1;
+		for (int j = 0; j < nkeys; j++)
+			if (strcmp(kw->str, keys[j]) == 0)
+				slot = j;
+		if (slot < 0)
+			return NET_FAIL(kw,
+				       host ? "unknown key '%s' in a host line (expected cores=, policy= "
+					      "and quantum=; the other costs are the machine's)"
+					    : "unknown key '%s' in a link line (expected to=, latency= "
+					      "and bandwidth=)",
+				       kw->str);
+		if (!kw->a || value_text(src, kw->a, val[slot], sizeof val[slot]) < 0)
+			return NET_FAIL(kw, "machine %s: expected a number, duration or name",
+				       kw->str);
+		at[slot] = kw->a;
+	}
+	if (host) {
+		const char *name = val[0];
+		long long n = 1;
+		if (!name[0] || strlen(name) >= sizeof m->hosts[0].name)
+			return NET_FAIL(at[0], "a host needs a name of 1 to 31 characters");
+		if (machine_host_index(m, name) >= 0 || strcmp(name, "localhost") == 0)
+			return NET_FAIL(at[0], "host '%s' is declared twice", name);
+		if (m->nhosts >= MACHINE_MAX_HOSTS)
+			return NET_FAIL(at[0], "more than 16 hosts");
+		if (at[1] && parse_count(val[1], 1, MACHINE_MAX_CORES, &n) < 0)
+			return NET_FAIL(at[1], "cores: expected a count from 1 to 1024, found '%s'",
+				       val[1]);
+		struct machine_host *h = &m->hosts[m->nhosts];
+		*h = (struct machine_host){.cores = (int)n, .policy = -1};
+		snprintf(h->name, sizeof h->name, "%s", name);
+		struct machine own = *m;
+		char msg[256];
+		for (int j = 2; j < 4; j++)
+			if (at[j] && machine_set(&own, keys[j], val[j], msg, sizeof msg) < 0)
+				return NET_FAIL(at[j], "%s", msg);
+		if (at[2])
+			h->policy = (int)own.policy;
+		if (at[3])
+			h->quantum = own.quantum;
+		if (machine_total_cores(m) + h->cores > MACHINE_MAX_CORES)
+			return NET_FAIL(at[1] ? at[1] : at[0],
+				       "the hosts have more than 1024 cores together");
+		m->nhosts++;
+		return 0;
+	}
+	struct machine_link l = {.latency = 100000, .bandwidth = 125000000}; /* 100 us, 1 Gbit/s */
+	if (!at[1])
+		return NET_FAIL(st->items.v[0], "a link needs to=HOST: the host at its "
+				"other end");
+	l.a = machine_host_index(m, val[0]);
+	l.b = machine_host_index(m, val[1]);
+	for (int e = 0; e < 2; e++)
+		if ((e ? l.b : l.a) < 0)
+			return NET_FAIL(at[e],
+				       "unknown host '%s' (declare it first with `machine host=%s "
+				       "cores=N`)",
+				       val[e], val[e]);
+	for (int i = 0; i < m->nlinks; i++)
+		if ((m->links[i].a == l.a && m->links[i].b == l.b) ||
+		    (m->links[i].a == l.b && m->links[i].b == l.a))
+			return NET_FAIL(at[0], "the link %s-%s is declared twice", val[0], val[1]);
+	if (at[2] && parse_duration(val[2], &l.latency) < 0)
+		return NET_FAIL(at[2], "latency: expected a duration such as 5ms, found '%s'",
+			       val[2]);
+	if (at[3] && parse_bandwidth(val[3], &l.bandwidth) < 0)
+		return NET_FAIL(at[3],
+			       "bandwidth: expected a rate such as \"100Mbit\" or \"12.5MB/s\" "
+			       "(bit, kbit, Mbit, Gbit, B, kB, MB, GB per second), found '%s'",
+			       val[3]);
+	if (m->nlinks >= MACHINE_MAX_LINKS)
+		return NET_FAIL(at[0], "more than 64 links");
+	m->links[m->nlinks++] = l;
+	return 0;
+}
+
 int machine_apply_ast(struct machine *m, const struct ast_program *prog, struct diag *err)
 {
 	struct machine t = *m;
@@ -347,6 +533,12 @@ int machine_apply_ast(struct machine *m, const struct ast_program *prog, struct 
 		const struct ast_node *st = prog->body.v[i];
 		if (st->kind != AST_MACHINE)
 			continue;
+		const char *first = st->items.n > 0 ? st->items.v[0]->str : "";
+		if (strcmp(first, "host") == 0 || strcmp(first, "link") == 0) {
+			if (network_line(&t, prog->src, st, err) < 0)
+				return -1;
+			continue;
+		}
 		for (int k = 0; k < st->items.n; k++) {
 			const struct ast_node *kw = st->items.v[k];
 			char text[128], msg[256];

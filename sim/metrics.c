@@ -382,9 +382,16 @@ void metrics_print_text(FILE *out, const struct trace *tr, const struct metrics 
 			metrics_format_ns(b[6], sizeof b[6], th->response_ns), th->switches);
 	}
 	if (m->ncores > 0) {
-		fprintf(out, "\n%-6s %10s %10s %11s\n", "Core", "busy", "switching", "utilisation");
+		int w = 6;
+		char label[64];
+		for (int c = 0; c < m->ncores; c++) {
+			int n = (int)strlen(trace_core_label(tr, c, label, sizeof label));
+			w = n > w ? n : w;
+		}
+		fprintf(out, "\n%-*s %10s %10s %11s\n", w, "Core", "busy", "switching", "utilisation");
 		for (int c = 0; c < m->ncores; c++)
-			fprintf(out, "core %-1d %10s %10s %9.1f %%\n", c,
+			fprintf(out, "%-*s %10s %10s %9.1f %%\n", w,
+				trace_core_label(tr, c, label, sizeof label),
 				metrics_format_ns(b[0], sizeof b[0], m->cores[c].busy_ns),
 				metrics_format_ns(b[1], sizeof b[1], m->cores[c].switch_ns),
 				m->cores[c].utilisation * 100.0);

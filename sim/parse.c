@@ -332,7 +332,7 @@ static bool starts_expr(int type)
 	switch (type) {
 	case LEX_NAME: case LEX_INT: case LEX_FLOAT: case LEX_DURATION: case LEX_STRING:
 	case LEX_NONE: case LEX_TRUE: case LEX_FALSE: case '(': case '[': case '-': case '+':
-	case '~': case TOK_NOT: case LEX_ERROR: case LEX_AWAIT:
+	case '~': case TOK_NOT: case LEX_ERROR: case LEX_AWAIT: case LEX_LAMBDA:
 		return true;
 	default:
 		return false;
@@ -755,8 +755,32 @@ static struct ast_node *parse_logic(struct parser *p, int op)
 	return lhs;
 }
 
+static bool parse_params(struct parser *p, struct ast_node *n, int close);
+
+/* lambda params: test — an anonymous function whose body is one expression */
+static struct ast_node *parse_lambda(struct parser *p)
+{
+	if (!enter(p))
+		return NULL;
+	struct ast_node *n = node_at(p, AST_LAMBDA, cur(p));
+	if (!n)
+		return NULL;
+	advance(p);
+	if (!parse_params(p, n, ':'))
+		return NULL;
+	bool approx = p->approx_ok;
+	p->approx_ok = false;
+	if (!(n->a = parse_test(p)))
+		return NULL;
+	p->approx_ok = approx;
+	leave(p, 1);
+	return n;
+}
+
 static struct ast_node *parse_test(struct parser *p)
 {
+	if (cur_type(p) == LEX_LAMBDA)
+		return parse_lambda(p);
 	struct ast_node *e = parse_logic(p, TOK_OR);
 	if (!e || cur_type(p) != LEX_IF)
 		return e;
@@ -1096,8 +1120,14 @@ static struct ast_node *parse_strings(struct parser *p)
 		return NULL;
 	struct buf b = {0};
 	bool is_f = false;
+	int kinds = 0; /* 1: a str literal seen, 2: a bytes literal */
 	while (!p->failed && cur_type(p) == LEX_STRING) {
 		struct lex_token s = *cur(p);
+		kinds |= s.str_flags & LEX_STR_BYTES ? 2 : 1;
+		if (kinds == 3) {
+			fail_at(p, n->line, n->col, "cannot mix bytes and nonbytes literals");
+			break;
+		}
 		advance(p);
 		if ((s.str_flags & LEX_STR_F) && !is_f) {
 			/* the literal text so far will be the first part */
@@ -1157,6 +1187,7 @@ static const char *node_desc(const struct ast_node *n)
 	case AST_IFEXP: return "a conditional expression";
 	case AST_LIST: return "a list";
 	case AST_AWAIT: return "await expression";
+	case AST_LAMBDA: return "a lambda";
 	default: return "an expression";
 	}
 }
@@ -1208,7 +1239,8 @@ static bool parse_suite(struct parser *p, struct ast_list *out, const char *kw, 
 		if (!starts_expr(cur_type(p)) && cur_type(p) != LEX_PASS &&
 		    cur_type(p) != LEX_BREAK && cur_type(p) != LEX_CONTINUE &&
 		    cur_type(p) != LEX_RETURN && cur_type(p) != LEX_GLOBAL &&
-		    cur_type(p) != LEX_IMPORT && cur_type(p) != LEX_FROM)
+		    cur_type(p) != LEX_IMPORT && cur_type(p) != LEX_FROM &&
+		    cur_type(p) != LEX_RAISE)
 			return fail_found(p, cur(p), "expected a statement after ':'");
 		if (!enter(p))
 			return false;
@@ -1339,30 +1371,19 @@ static struct ast_node *parse_for(struct parser *p)
 	return n;
 }
 
-static struct ast_node *parse_def(struct parser *p)
+/* Parameters `a, b, c=1` of a def (up to `close`, ')') or a lambda (':') into n->params and
+ * n->items2 (defaults); consumes `close`. */
+static bool parse_params(struct parser *p, struct ast_node *n, int close)
 {
-	struct lex_token *t = cur(p);
-	int line = t->line;
-	struct ast_node *n = node_at(p, AST_DEF, t);
-	if (!n)
-		return NULL;
-	advance(p);
-	t = cur(p);
-	if (t->type != LEX_NAME)
-		return fail_found(p, t, "expected a function name after 'def'");
-	if (!(n->str = token_text(p, t)))
-		return NULL;
-	advance(p);
-	if (!accept(p, '('))
-		return fail_found(p, cur(p), "expected '(' after the function name");
-	while (cur_type(p) != ')') {
-		t = cur(p);
+	while (cur_type(p) != close) {
+		struct lex_token *t = cur(p);
 		if (t->type == '*' || t->type == TOK_POW)
 			return fail_at(p, t->line, t->col,
 				       "'%s' parameters are not part of the scenario language yet",
 				       t->type == '*' ? "*args" : "**kwargs");
 		if (t->type != LEX_NAME)
-			return fail_found(p, t, "expected a parameter name");
+			return fail_found(p, t, close == ':' ? "expected a parameter name or ':'"
+							     : "expected a parameter name");
 		if (n->params.n >= PARSE_MAX_PARAMS)
 			return fail_at(p, t->line, t->col, "more than %d parameters",
 				       PARSE_MAX_PARAMS);
@@ -1372,26 +1393,56 @@ static struct ast_node *parse_def(struct parser *p)
 				return fail_at(p, t->line, t->col, "duplicate parameter '%s'",
 					       n->params.v[i]);
 		if (!names_push(p, &n->params, token_text(p, t)))
-			return NULL;
+			return false;
 		int pline = t->line, pcol = t->col;
 		advance(p);
-		if (cur_type(p) == ':')
+		if (close != ':' && cur_type(p) == ':')
 			return fail_at(p, cur(p)->line, cur(p)->col,
 				       "annotations are not part of the scenario language yet");
 		if (accept(p, '=')) {
 			if (!list_push(p, &n->items2, parse_test(p)))
-				return NULL;
+				return false;
 		} else if (n->items2.n > 0) {
 			return fail_at(p, pline, pcol,
 				       "parameter '%s' without a default follows one with a default",
 				       n->params.v[n->params.n - 1]);
 		}
-		if (cur_type(p) == ')')
+		if (cur_type(p) == close)
 			break;
 		if (!accept(p, ','))
-			return fail_found(p, cur(p), "expected ')' or ',' after a parameter");
+			return fail_found(p, cur(p), "expected '%c' or ',' after a parameter", close);
 	}
-	advance(p); /* ) */
+	advance(p); /* the close */
+	return true;
+}
+
+/* `def name` or `class name`: the statement's node with its name, or NULL */
+static struct ast_node *parse_named(struct parser *p, enum ast_kind kind, const char *what)
+{
+	struct ast_node *n = node_at(p, kind, cur(p));
+	if (!n)
+		return NULL;
+	const char *kw = kind == AST_DEF ? "def" : "class";
+	advance(p);
+	struct lex_token *t = cur(p);
+	if (t->type != LEX_NAME)
+		return fail_found(p, t, "expected a %s name after '%s'", what, kw);
+	if (!(n->str = token_text(p, t)))
+		return NULL;
+	advance(p);
+	return n;
+}
+
+static struct ast_node *parse_def(struct parser *p)
+{
+	int line = cur(p)->line;
+	struct ast_node *n = parse_named(p, AST_DEF, "function");
+	if (!n)
+		return NULL;
+	if (!accept(p, '('))
+		return fail_found(p, cur(p), "expected '(' after the function name");
+	if (!parse_params(p, n, ')'))
+		return NULL;
 	if (!accept(p, ':'))
 		return fail_found(p, cur(p), "expected ':' after the parameters of 'def'");
 	int loops = p->loops;
@@ -1418,6 +1469,104 @@ static struct ast_node *parse_async(struct parser *p)
 	struct ast_node *n = parse_def(p);
 	if (n)
 		n->ival = 1;
+	return n;
+}
+
+/* try: ... except [E [as e]]: ... else: ... finally: ... */
+static struct ast_node *parse_try(struct parser *p)
+{
+	struct lex_token *t = cur(p);
+	int line = t->line;
+	struct ast_node *n = node_at(p, AST_TRY, t);
+	if (!n)
+		return NULL;
+	advance(p);
+	if (!accept(p, ':'))
+		return fail_found(p, cur(p), "expected ':' after 'try'");
+	if (!parse_suite(p, &n->items, "try", line))
+		return NULL;
+	const struct ast_node *bare = NULL;
+	while (cur_type(p) == LEX_EXCEPT) {
+		t = cur(p);
+		int hline = t->line;
+		if (bare)
+			return fail_at(p, bare->line, bare->col, "default 'except:' must be last");
+		struct ast_node *h = node_at(p, AST_EXCEPT, t);
+		if (!h || !list_push(p, &n->items2, h))
+			return NULL;
+		advance(p);
+		if (cur_type(p) == '*')
+			return fail_at(p, cur(p)->line, cur(p)->col,
+				       "'except*' is not part of the scenario language yet");
+		if (cur_type(p) == ':') {
+			bare = h;
+		} else {
+			if (!(h->a = parse_test(p)))
+				return NULL;
+			if (cur_type(p) == ',')
+				return fail_at(p, h->a->line, h->a->col,
+					       "multiple exception types must be parenthesized");
+			if (accept(p, LEX_AS)) {
+				t = cur(p);
+				if (t->type != LEX_NAME)
+					return fail_found(p, t, "expected a name after 'as'");
+				if (!(h->str = token_text(p, t)))
+					return NULL;
+				advance(p);
+			}
+		}
+		if (!accept(p, ':'))
+			return fail_found(p, cur(p), "expected ':' after the 'except' clause");
+		if (!parse_suite(p, &h->items, "except", hline))
+			return NULL;
+	}
+	struct ast_node **blocks[2] = {&n->a, &n->b};
+	const int kws[2] = {LEX_ELSE, LEX_FINALLY};
+	for (int k = 0; k < 2; k++) {
+		t = cur(p);
+		if (t->type != kws[k] || (k == 0 && n->items2.n == 0))
+			continue;
+		int kline = t->line;
+		struct ast_node *b = node_at(p, AST_BLOCK, t);
+		if (!b)
+			return NULL;
+		*blocks[k] = b;
+		advance(p);
+		if (!accept(p, ':'))
+			return fail_found(p, cur(p), "expected ':' after '%s'", k ? "finally" : "else");
+		if (!parse_suite(p, &b->items, k ? "finally" : "else", kline))
+			return NULL;
+	}
+	if (n->items2.n == 0 && !n->b)
+		return fail_found(p, cur(p), "expected 'except' or 'finally' block");
+	return n;
+}
+
+/* class Name(Base): body — the compiler decides which are in the language */
+static struct ast_node *parse_class(struct parser *p)
+{
+	int line = cur(p)->line;
+	struct ast_node *n = parse_named(p, AST_CLASS, "class");
+	if (!n)
+		return NULL;
+	if (accept(p, '(')) {
+		while (cur_type(p) != ')') {
+			if (!list_push(p, &n->items2, parse_test(p)))
+				return NULL;
+			if (cur_type(p) == ')')
+				break;
+			if (!accept(p, ','))
+				return fail_found(p, cur(p), "expected ')' or ',' after a base class");
+		}
+		advance(p); /* ) */
+	}
+	if (!accept(p, ':'))
+		return fail_found(p, cur(p), "expected ':' after the class name");
+	int loops = p->loops;
+	p->loops = 0;
+	if (!parse_suite(p, &n->items, "class", line))
+		return NULL;
+	p->loops = loops;
 	return n;
 }
 
@@ -1721,6 +1870,20 @@ static struct ast_node *parse_simple(struct parser *p)
 	case LEX_IMPORT:
 	case LEX_FROM:
 		return parse_import(p);
+	case LEX_RAISE:
+		n = node_at(p, AST_RAISE, t);
+		advance(p);
+		if (n && !end_of_simple(cur_type(p))) {
+			if (!(n->a = parse_test(p)))
+				return NULL;
+			if (accept(p, LEX_FROM) && !(n->b = parse_test(p)))
+				return NULL;
+		}
+		return n;
+	case LEX_EXCEPT:
+	case LEX_FINALLY:
+		return fail_at(p, t->line, t->col, "'%s' without a matching 'try'",
+			       t->type == LEX_EXCEPT ? "except" : "finally");
 	case LEX_INDENT:
 		return fail_at(p, t->line, t->col, "unexpected indent");
 	case LEX_ELSE:
@@ -1804,6 +1967,8 @@ static bool parse_statement(struct parser *p, struct ast_list *out)
 	case LEX_DEF: n = parse_def(p); break;
 	case LEX_ASYNC: n = parse_async(p); break;
 	case LEX_WITH: n = parse_with(p); break;
+	case LEX_TRY: n = parse_try(p); break;
+	case LEX_CLASS: n = parse_class(p); break;
 	default: return parse_simple_line(p, out);
 	}
 	return list_push(p, out, n);
@@ -1899,6 +2064,12 @@ const char *ast_kind_name(enum ast_kind kind)
 		[AST_MACHINE] = "machine line",
 		[AST_EXPECT] = "expect line",
 		[AST_AWAIT] = "await expression",
+		[AST_TRY] = "try statement",
+		[AST_EXCEPT] = "except clause",
+		[AST_BLOCK] = "block",
+		[AST_RAISE] = "raise statement",
+		[AST_LAMBDA] = "lambda",
+		[AST_CLASS] = "class statement",
 	};
 	if ((int)kind < 0 || kind >= AST_KIND_COUNT || !names[kind])
 		return "syntax";

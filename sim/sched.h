@@ -125,6 +125,12 @@ struct task {
 	struct value wake_value;  /* the answer given when woken */
 	struct value timeout_value; /* the answer given when its timeout fires */
 	bool exiting;         /* main thread waiting for the interpreter's shutdown joins */
+	/* a call through a manager (net.c): 1 while its request travels, 2 when it has reached
+	 * the server, 3 while it runs there; then its answer (net_reply_bytes) travels back
+	 * from host net_from */
+	int net_phase;
+	int net_from;
+	int64_t net_reply_bytes;
 
 	/* run queue, owned by the scheduling class */
 	struct task *rq_prev, *rq_next;

@@ -24,19 +24,37 @@
 #include <string.h>
 
 struct sched_state {
-	int nrq;                /* 1 (global) or one per core */
-	void **rq;              /* rq[0] is k->rq */
+	bool percore;           /* a queue per core, else one per host */
+	void **rq;              /* per core, or per host (indexed by host) */
 	bool balance_pending;   /* an EV_BALANCE is in the event queue */
 };
 
 static bool percore(const struct kernel *k)
 {
-	return k->sched && k->sched->nrq > 1;
+	return k->sched && k->sched->percore;
 }
 
+/* Each host has its own class and machine (policy, quantum); core c belongs to one. */
+static const struct sched_class *cls_of(const struct kernel *k, int c)
+{
+	return k->hs[k->core_host[c]].cls;
+}
+
+static const struct machine *mach_of(const struct kernel *k, int c)
+{
+	return &k->hs[k->core_host[c]].m;
+}
+
+/* Core c's queue: its own (percore), or its host's. */
 static void *rq_of(const struct kernel *k, int c)
 {
-	return percore(k) ? k->sched->rq[c] : k->rq;
+	return percore(k) ? k->sched->rq[c] : k->sched->rq[k->core_host[c]];
+}
+
+/* With a queue per host, a queued task's se.rq is its host's first core. */
+static int host_rq(const struct kernel *k, int c)
+{
+	return k->host_first[k->core_host[c]];
 }
 
 int sched_init(struct kernel *k)
@@ -45,14 +63,16 @@ int sched_init(struct kernel *k)
 	if (!s)
 		return -1;
 	k->sched = s;
-	s->nrq = k->m->percore ? k->m->cores : 1;
-	s->rq = calloc((size_t)s->nrq, sizeof *s->rq);
+	s->percore = k->m->percore;
+	int n = s->percore ? k->m->cores : k->m->nhosts;
+	s->rq = calloc((size_t)n, sizeof *s->rq);
 	if (!s->rq)
 		return -1;
-	s->rq[0] = k->rq;
-	for (int c = 1; c < s->nrq; c++)
-		if (!(s->rq[c] = k->cls->create(k->m)))
+	for (int i = 0; i < n; i++) {
+		int c = s->percore ? i : k->host_first[i];
+		if (!(s->rq[i] = cls_of(k, c)->create(mach_of(k, c))))
 			return -1;
+	}
 	return 0;
 }
 
@@ -61,9 +81,10 @@ void sched_finish(struct kernel *k)
 	struct sched_state *s = k->sched;
 	if (!s)
 		return;
-	for (int c = 1; s->rq && c < s->nrq; c++)
-		if (s->rq[c])
-			k->cls->destroy(s->rq[c]);
+	int n = s->percore ? k->m->cores : k->m->nhosts;
+	for (int i = 0; s->rq && i < n; i++)
+		if (s->rq[i])
+			cls_of(k, s->percore ? i : k->host_first[i])->destroy(s->rq[i]);
 	free(s->rq);
 	free(s);
 	k->sched = NULL;
@@ -81,15 +102,15 @@ static void update_curr(struct kernel *k, struct task *t)
 	if (ran <= 0)
 		return;
 	t->se.sum_exec += ran;
-	if (k->cls->account)
-		k->cls->account(rq_of(k, t->se.rq), t, ran);
+	if (cls_of(k, t->se.rq)->account)
+		cls_of(k, t->se.rq)->account(rq_of(k, t->se.rq), t, ran);
 }
 
 /* ---- the reasons preemptions give ---- */
 
 static uint32_t preempted_by(struct kernel *k, const struct task *curr, const struct task *woken)
 {
-	switch (k->m->policy) {
+	switch (mach_of(k, curr->core >= 0 ? curr->core : 0)->policy) {
 	case POLICY_PRIO:
 		return kern_reason(k, "preempted by %s (priority %d > %d)", woken->name,
 				   sched_prio(woken), sched_prio(curr));
@@ -125,8 +146,6 @@ static void resched_curr(struct kernel *k, int c, uint32_t reason)
 /* A ready task found no idle core: preempt the least important running task it beats. */
 static void check_preempt(struct kernel *k, struct task *t, int only)
 {
-	if (!k->cls->check_preempt)
-		return;
 	int best = -1;
 	for (int c = only >= 0 ? only : 0; c < (only >= 0 ? only + 1 : k->m->cores); c++) {
 		const struct core *core = &k->cores[c];
@@ -135,11 +154,14 @@ static void check_preempt(struct kernel *k, struct task *t, int only)
 		struct task *curr = k->tasks[core->cur];
 		if (curr == t || curr->se.need_resched)
 			continue;
+		const struct sched_class *cls = cls_of(k, c);
+		if (!cls->check_preempt)
+			continue;
 		update_curr(k, curr);
 		void *rq = rq_of(k, c);
-		if (!k->cls->check_preempt(rq, curr, t))
+		if (!cls->check_preempt(rq, curr, t))
 			continue;
-		if (best < 0 || k->cls->check_preempt(rq, curr, k->tasks[k->cores[best].cur]))
+		if (best < 0 || cls->check_preempt(rq, curr, k->tasks[k->cores[best].cur]))
 			best = c;
 	}
 	if (best >= 0)
@@ -150,12 +172,12 @@ static void check_preempt(struct kernel *k, struct task *t, int only)
 
 static int load_of(const struct kernel *k, int c)
 {
-	return k->cls->nr_running(rq_of(k, c)) + (k->cores[c].cur >= 0);
+	return cls_of(k, c)->nr_running(rq_of(k, c)) + (k->cores[c].cur >= 0);
 }
 
 static bool core_idle(const struct kernel *k, int c)
 {
-	return k->cores[c].cur < 0 && k->cls->nr_running(rq_of(k, c)) == 0;
+	return k->cores[c].cur < 0 && cls_of(k, c)->nr_running(rq_of(k, c)) == 0;
 }
 
 /* Where a waking task goes with per-core queues. */
@@ -201,7 +223,9 @@ bool sched_percore(const struct kernel *k)
 int sched_enqueue(struct kernel *k, struct task *t, int flags)
 {
 	if (!percore(k)) {
-		k->cls->enqueue(k->rq, t, flags);
+		int first = k->host_first[k->procs[t->proc]->host];
+		t->se.rq = first;
+		cls_of(k, first)->enqueue(rq_of(k, first), t, flags);
 		/* the lowest-numbered idle core (that it may use) not already about to pick */
 		for (int c = 0; c < k->m->cores; c++)
 			if (k->cores[c].cur < 0 && !k->cores[c].resched && sched_allowed(t, c))
@@ -212,7 +236,7 @@ int sched_enqueue(struct kernel *k, struct task *t, int flags)
 	int c = select_core(k, t);
 	bool idle = k->cores[c].cur < 0;
 	t->se.rq = c;
-	k->cls->enqueue(k->sched->rq[c], t, flags);
+	cls_of(k, c)->enqueue(k->sched->rq[c], t, flags);
 	arm_balance(k);
 	if (idle)
 		return k->cores[c].resched ? -1 : c;
@@ -223,9 +247,9 @@ int sched_enqueue(struct kernel *k, struct task *t, int flags)
 /* Moves a queued task to core `to`'s queue. */
 static void migrate_queued(struct kernel *k, struct task *t, int to)
 {
-	k->cls->dequeue(k->sched->rq[t->se.rq], t);
+	cls_of(k, t->se.rq)->dequeue(k->sched->rq[t->se.rq], t);
 	t->se.rq = to;
-	k->cls->enqueue(k->sched->rq[to], t, ENQ_MIGRATE);
+	cls_of(k, to)->enqueue(k->sched->rq[to], t, ENQ_MIGRATE);
 	kern_requeued(k, t);
 }
 
@@ -248,7 +272,7 @@ static struct task *pull(struct kernel *k, int c)
 {
 	int busiest = -1, most = 0;
 	for (int o = 0; o < k->m->cores; o++) {
-		int n = o == c ? 0 : k->cls->nr_running(k->sched->rq[o]);
+		int n = o == c ? 0 : cls_of(k, o)->nr_running(k->sched->rq[o]);
 		if (n > most && movable(k, o, c)) {
 			busiest = o;
 			most = n;
@@ -257,20 +281,21 @@ static struct task *pull(struct kernel *k, int c)
 	if (busiest < 0)
 		return NULL;
 	migrate_queued(k, movable(k, busiest, c), c);
-	return k->cls->pick_next(k->sched->rq[c], c);
+	return cls_of(k, c)->pick_next(k->sched->rq[c], c);
 }
 
 struct task *sched_pick(struct kernel *k, int c)
 {
 	void *rq = rq_of(k, c);
-	if (k->cls->tick)
-		k->cls->tick(rq, k->q.now);
-	struct task *t = k->cls->pick_next(rq, c);
+	const struct sched_class *cls = cls_of(k, c);
+	if (cls->tick)
+		cls->tick(rq, k->q.now);
+	struct task *t = cls->pick_next(rq, c);
 	if (!t && percore(k))
 		t = pull(k, c);
 	if (t) {
 		t->se.on_cpu = true;
-		t->se.rq = percore(k) ? c : 0;
+		t->se.rq = percore(k) ? c : host_rq(k, c);
 	}
 	return t;
 }
@@ -300,7 +325,7 @@ void sched_balance(struct kernel *k)
 		kern_resched_idle(k, to);
 	}
 	for (int c = 0; c < n; c++)
-		if (k->cls->nr_running(s->rq[c]) > 0) {
+		if (cls_of(k, c)->nr_running(s->rq[c]) > 0) {
 			arm_balance(k);
 			break;
 		}
@@ -320,7 +345,7 @@ int64_t sched_start(struct kernel *k, int c, struct task *t)
 	t->se.ran_on = c + 1;
 	if (t->se.need_resched)
 		return 0;
-	return k->cls->slice(rq_of(k, c), t);
+	return cls_of(k, c)->slice(rq_of(k, c), t);
 }
 
 uint32_t sched_preempted(struct kernel *k, struct task *t)
@@ -330,13 +355,14 @@ uint32_t sched_preempted(struct kernel *k, struct task *t)
 	if (t->se.need_resched)
 		return t->se.resched_reason;
 	char a[32], b[32];
-	switch (k->m->policy) {
+	const struct machine *m = mach_of(k, t->se.rq);
+	switch (m->policy) {
 	case POLICY_MLFQ: {
-		int64_t q = k->m->mlfq_quantum << level;
+		int64_t q = m->mlfq_quantum << level;
 		if (t->se.level != level)
 			return kern_reason(k, "preempted: used its allotment of %s at mlfq level %d; "
 					      "moves down to level %d",
-					   kern_dur_text(k->m->mlfq_allotment, a), level, t->se.level);
+					   kern_dur_text(m->mlfq_allotment, a), level, t->se.level);
 		return kern_reason(k, "preempted: its mlfq level-%d quantum of %s expired", level,
 				   kern_dur_text(q, b));
 	}
@@ -352,8 +378,8 @@ void sched_requeue(struct kernel *k, struct task *t, int c)
 {
 	update_curr(k, t);
 	t->se.on_cpu = t->se.charging = t->se.need_resched = false;
-	t->se.rq = percore(k) ? c : 0;
-	k->cls->enqueue(rq_of(k, t->se.rq), t, ENQ_PREEMPTED);
+	t->se.rq = percore(k) ? c : host_rq(k, c);
+	cls_of(k, c)->enqueue(rq_of(k, t->se.rq), t, ENQ_PREEMPTED);
 	arm_balance(k);
 }
 
@@ -363,14 +389,14 @@ void sched_leave(struct kernel *k, struct task *t)
 		return;
 	update_curr(k, t);
 	t->se.on_cpu = t->se.charging = t->se.need_resched = false;
-	if (k->cls->leave)
-		k->cls->leave(rq_of(k, t->se.rq), t);
+	if (cls_of(k, t->se.rq)->leave)
+		cls_of(k, t->se.rq)->leave(rq_of(k, t->se.rq), t);
 }
 
 void sched_dequeue(struct kernel *k, struct task *t)
 {
 	if (t->on_rq)
-		k->cls->dequeue(rq_of(k, t->se.rq), t);
+		cls_of(k, t->se.rq)->dequeue(rq_of(k, t->se.rq), t);
 	else
 		sched_leave(k, t);
 }
@@ -550,8 +576,8 @@ static void pi_update(struct kernel *k, struct task *t, int depth)
 		if (t->on_rq) {
 			/* its place in the queue follows its priority */
 			void *rq = rq_of(k, t->se.rq);
-			k->cls->dequeue(rq, t);
-			k->cls->enqueue(rq, t, ENQ_MIGRATE);
+			cls_of(k, t->se.rq)->dequeue(rq, t);
+			cls_of(k, t->se.rq)->enqueue(rq, t, ENQ_MIGRATE);
 			if (after > before)
 				check_preempt(k, t, percore(k) ? t->se.rq : -1);
 		} else if (t->se.on_cpu && after < before && t->core >= 0) {
@@ -559,8 +585,8 @@ static void pi_update(struct kernel *k, struct task *t, int depth)
 			for (int i = 0; i < k->ntasks; i++) {
 				struct task *o = k->tasks[i];
 				if (o->on_rq && (!percore(k) || o->se.rq == t->core) &&
-				    sched_allowed(o, t->core) && k->cls->check_preempt &&
-				    k->cls->check_preempt(rq_of(k, t->se.rq), t, o)) {
+				    sched_allowed(o, t->core) && cls_of(k, t->core)->check_preempt &&
+				    cls_of(k, t->core)->check_preempt(rq_of(k, t->se.rq), t, o)) {
 					resched_curr(k, t->core,
 						     kern_reason(k, "gives way to %s: its lent priority "
 								    "%d ends (back to %d)",

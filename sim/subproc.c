@@ -8,9 +8,15 @@
  * into its stdin pipe (a str; '' when none). What it prints is its stdout: the program's
  * output, or, with stdout=PIPE (capture_output=True), kept in the pipe for communicate() /
  * run().stdout. Its return value is its exit code (None: 0; an int as exit() takes it, so
- * -1 gives 255); an uncaught exception gives 1, a kill -N. With stdin=PIPE the command
- * reads its stdin before anything else: its function starts when communicate() has written
- * the input and closed the pipe. Moving bytes through the pipes takes no simulated time.
+ * -1 gives 255); an uncaught exception gives 1, a kill -N. The language has no sys.stderr:
+ * what a command writes to stderr is what its function returns beside the code, `return
+ * (2, 'usage: ...\n')`, or a str alone, as exit('msg') writes msg and exits with 1; it is
+ * written when the function returns, to the program's output unless stderr=PIPE (kept for
+ * communicate() and run().stderr), STDOUT (where its stdout goes) or DEVNULL. terminate(),
+ * kill() and send_signal(n) end the command's process at once with returncode -n. With
+ * stdin=PIPE the command reads its stdin before anything else: its function starts when
+ * communicate() has written the input and closed the pipe. Moving bytes through the pipes
+ * takes no simulated time.
  *
  * Files live in the kernel: a path names the bytes of a file. open() makes an open file
  * description (H_FILE) holding the offset; a process forked later holds the same handle, so
@@ -44,17 +50,24 @@ struct subp_state {
 
 enum { MODE_POPEN, MODE_CALL, MODE_RUN };
 
+/* Where a command's stdout or stderr goes: subprocess's None, PIPE, STDOUT, DEVNULL. */
+enum stream { TO_PARENT, TO_PIPE, TO_STDOUT, TO_NULL };
+
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+
 struct popen {
 	enum vm_handle_kind kind; /* H_POPEN: first, as struct ipc's */
 	int mode;
 	int proc;                 /* the command's process (kernel index) */
 	int cmd;
 	struct value args;        /* the command line, a list */
-	bool capture;             /* stdout=PIPE */
+	enum stream out_to, err_to;
 	bool stdin_pipe;          /* stdin=PIPE and not yet written */
 	struct value input;       /* what its stdin gives, a str */
-	char *out;
-	size_t nout, capout;
+	struct buf out, err;      /* what went into its stdout and stderr pipes */
 	bool done;
 	int returncode;
 	int child;                /* its main task, -1 before the fork ends */
@@ -303,6 +316,39 @@ static bool is_pipe(const struct value *v)
 	return v && v->type == V_INT && v->u.i == -1;
 }
 
+/* stdout= or stderr=: None, PIPE (-1), STDOUT (-2, stderr only) or DEVNULL (-3); anything
+ * else (a file descriptor, a file) is not modelled. */
+static bool stream_arg(const struct value *v, bool is_err, enum stream *to)
+{
+	*to = TO_PARENT;
+	if (!v || v->type == V_NONE)
+		return true;
+	if (v->type != V_INT || v->u.i < -3 || v->u.i > -1 || (v->u.i == -2 && !is_err))
+		return false;
+	*to = v->u.i == -1 ? TO_PIPE : v->u.i == -2 ? TO_STDOUT : TO_NULL;
+	return true;
+}
+
+static bool buf_add(struct buf *b, const char *s, size_t len, bool newline)
+{
+	size_t need = b->n + len + 2;
+	if (need > b->cap) {
+		size_t nc = b->cap ? b->cap : 256;
+		while (nc < need)
+			nc *= 2;
+		char *d = realloc(b->p, nc);
+		if (!d)
+			return false;
+		b->p = d;
+		b->cap = nc;
+	}
+	memcpy(b->p + b->n, s, len);
+	b->n += len;
+	if (newline)
+		b->p[b->n++] = '\n';
+	return true;
+}
+
 static enum sys_result do_define(struct kernel *k, struct task *t)
 {
 	const struct vm_call *c = &t->call;
@@ -366,6 +412,22 @@ static enum sys_result do_spawn(struct kernel *k, struct task *t, int mode)
 		return kern_raise(k, t, "TypeError", "input= must be a str (bytes are written as str)");
 	}
 	const struct value *co = kern_kwarg(c, "capture_output");
+	bool capture = co && vm_truthy(*co);
+	enum stream out_to, err_to;
+	const struct value *so = kern_kwarg(c, "stdout"), *se = kern_kwarg(c, "stderr");
+	if (capture && (so || se)) {
+		vm_unref(argl);
+		return kern_raise(k, t, "ValueError",
+				  "stdout and stderr arguments may not be used with capture_output.");
+	}
+	if (!stream_arg(so, false, &out_to) || !stream_arg(se, true, &err_to)) {
+		vm_unref(argl);
+		return kern_raise(k, t, "NotImplementedError",
+				  "stdout= and stderr= take None, subprocess.PIPE, DEVNULL or (stderr) "
+				  "STDOUT here; files are not modelled");
+	}
+	if (capture)
+		out_to = err_to = TO_PIPE;
 	struct kobj *o = sync_obj_new(k, t, H_POPEN);
 	struct popen *po = o ? calloc(1, sizeof *po) : NULL;
 	if (!po) {
@@ -377,7 +439,8 @@ static enum sys_result do_spawn(struct kernel *k, struct task *t, int mode)
 	po->mode = mode;
 	po->cmd = ci;
 	po->args = argl;
-	po->capture = is_pipe(kern_kwarg(c, "stdout")) || (co && vm_truthy(*co));
+	po->out_to = out_to;
+	po->err_to = err_to;
 	po->stdin_pipe = mode == MODE_POPEN && is_pipe(kern_kwarg(c, "stdin"));
 	po->input = in && in->type == V_STR ? *in : vm_str("", 0);
 	if (in && in->type == V_STR)
@@ -430,6 +493,12 @@ void subp_spawn_end(struct kernel *k, struct task *t, struct task *child)
 	struct popen *po = popen_of(k, id);
 	po->child = child->id;
 	po->proc = child->proc;
+	/* the caller's answer or wait first: called from an event handler, start_child() may
+	 * run the command to its exit at once on an idle core */
+	if (po->mode == MODE_POPEN)
+		kern_answer(t, vm_handle(H_POPEN, id));
+	else
+		wait_for(k, t, po, po->mode == MODE_CALL ? "subprocess.call()" : "subprocess.run()");
 	if (po->stdin_pipe) { /* it reads its stdin first: it waits for communicate() */
 		po->child_waits_stdin = true;
 		kern_set_state(k, child, TS_WAIT,
@@ -438,15 +507,13 @@ void subp_spawn_end(struct kernel *k, struct task *t, struct task *child)
 	} else {
 		start_child(k, po, t);
 	}
-	if (po->mode == MODE_POPEN)
-		kern_answer(t, vm_handle(H_POPEN, id));
-	else
-		wait_for(k, t, po, po->mode == MODE_CALL ? "subprocess.call()" : "subprocess.run()");
 }
 
-static struct value out_value(struct popen *po)
+/* communicate()'s and CompletedProcess's stdout or stderr: the pipe's text, None without
+ * a pipe. */
+static struct value pipe_value(const struct buf *b, enum stream to)
 {
-	return po->capture ? vm_str(po->out ? po->out : "", po->nout) : vm_none();
+	return to == TO_PIPE ? vm_str(b->p ? b->p : "", b->n) : vm_none();
 }
 
 /* What a waiter's pending call returns now that the command has exited. */
@@ -457,7 +524,7 @@ static struct value answer_for(struct kernel *k, struct popen *po, int id, const
 	if (w->call.sys == SYS_NEW)
 		return po->mode == MODE_RUN ? vm_handle(H_POPEN, id) : vm_int(po->returncode);
 	if (strcmp(m, "communicate") == 0) {
-		struct value pair[2] = {out_value(po), vm_none()};
+		struct value pair[2] = {pipe_value(&po->out, po->out_to), pipe_value(&po->err, po->err_to)};
 		return vm_list(2, pair);
 	}
 	return vm_int(po->returncode);
@@ -466,30 +533,75 @@ static struct value answer_for(struct kernel *k, struct popen *po, int id, const
 bool subp_print(struct kernel *k, struct proc *p, const char *s, size_t len)
 {
 	struct popen *po = popen_of(k, p->popen);
-	if (!po->capture)
+	if (po->out_to == TO_PARENT)
 		return false;
-	size_t need = po->nout + len + 1;
-	if (need > po->capout) {
-		size_t nc = po->capout ? po->capout : 256;
-		while (nc < need)
-			nc *= 2;
-		char *d = realloc(po->out, nc);
-		if (!d)
-			return true; /* lost: out of memory */
-		po->out = d;
-		po->capout = nc;
-	}
-	memcpy(po->out + po->nout, s, len);
-	po->nout += len;
-	po->out[po->nout++] = '\n';
+	if (po->out_to == TO_PIPE && !buf_add(&po->out, s, len, true))
+		k->oom = true; /* the line is lost */
 	return true;
 }
 
-int subp_exit_status(struct value r)
+/* Text the command writes to its stderr: into the pipe, where its stdout goes, or printed
+ * line by line as the program's output by t, the command's main thread. */
+static void write_stderr(struct kernel *k, struct task *t, struct popen *po, const char *s,
+			 size_t len)
 {
-	if (r.type == V_INT || r.type == V_BOOL)
-		return (int)(r.u.i & 0xff); /* as exit(n): -1 gives 255 */
-	return r.type == V_NONE ? 0 : 1;
+	enum stream to = po->err_to == TO_STDOUT ? po->out_to : po->err_to;
+	struct buf *b = po->err_to == TO_STDOUT ? &po->out : &po->err;
+	if (to == TO_NULL || len == 0)
+		return;
+	if (to == TO_PIPE) {
+		if (!buf_add(b, s, len, false))
+			k->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(s + i, '\n', len - i);
+		size_t e = nl ? (size_t)(nl - s) : len;
+		char line[1024];
+		snprintf(line, sizeof line, "%.*s", (int)(e - i), s + i);
+		uint32_t id = trace_intern(k->tr, line);
+		kern_emit(k, (struct trace_rec){.tid = t->trace_idx, .core = (int16_t)t->core,
+					   .kind = TR_PRINT, .obj = -1,
+					   .text = id == UINT32_MAX ? 0 : id, .line = (uint32_t)t->line});
+		i = e + 1;
+	}
+}
+
+int subp_returned(struct kernel *k, struct task *t, struct value r)
+{
+	struct popen *po = popen_of(k, k->procs[t->proc]->popen);
+	if (r.type == V_NONE || r.type == V_INT || r.type == V_BOOL)
+		return r.type == V_NONE ? 0 : (int)(r.u.i & 0xff); /* as exit(n): -1 gives 255 */
+	if ((r.type == V_TUPLE || r.type == V_LIST) && vm_seq_len(r) == 2) { /* (code, stderr) */
+		struct value code = vm_seq_item(r, 0), text = vm_seq_item(r, 1);
+		size_t len;
+		const char *s = vm_str_data(text, &len);
+		bool is_code = code.type == V_NONE || code.type == V_INT || code.type == V_BOOL;
+		if (is_code && (s || text.type == V_NONE)) {
+			if (s)
+				write_stderr(k, t, po, s, len);
+			return code.type == V_NONE ? 0 : (int)(code.u.i & 0xff);
+		}
+	}
+	/* anything else as exit(obj) takes it: str(obj) and a newline to stderr, code 1 */
+	char text[4096];
+	size_t len;
+	const char *s = vm_str_data(r, &len);
+	if (!s) {
+		vm_value_repr(k->prog, r, text, sizeof text);
+		s = text;
+		len = strlen(text);
+	}
+	char *line = malloc(len + 1);
+	if (!line) {
+		k->oom = true;
+		return 1;
+	}
+	memcpy(line, s, len);
+	line[len] = '\n';
+	write_stderr(k, t, po, line, len + 1);
+	free(line);
+	return 1;
 }
 
 void subp_exited(struct kernel *k, struct proc *p)
@@ -500,13 +612,46 @@ void subp_exited(struct kernel *k, struct proc *p)
 		return;
 	po->done = true;
 	po->returncode = p->exitcode;
+	po->child_waits_stdin = false; /* killed before communicate() wrote its stdin */
 	struct task *by = p->main_task >= 0 ? k->tasks[p->main_task] : NULL;
-	uint32_t r = kern_reason(k, "command %s (pid %d) exited with code %d", p->name, p->pid,
-				 p->exitcode);
+	uint32_t r = p->exitcode < 0
+			     ? kern_reason(k, "command %s (pid %d) was killed by signal %d", p->name,
+					   p->pid, -p->exitcode)
+			     : kern_reason(k, "command %s (pid %d) exited with code %d", p->name, p->pid,
+					   p->exitcode);
 	while (po->waiters.head >= 0) {
 		struct task *w = k->tasks[po->waiters.head];
 		kern_wake(k, w, answer_for(k, po, id, w), by, r);
 	}
+}
+
+/* Popen.send_signal(sig), terminate() (SIGTERM), kill() (SIGKILL): as CPython does, nothing
+ * once the command has exited; otherwise the signal's default action on Linux. */
+static enum sys_result popen_signal(struct kernel *k, struct task *t, struct popen *po, int sig,
+				    const char *how)
+{
+	static const char *const names[] = {[1] = "SIGHUP", [2] = "SIGINT", [3] = "SIGQUIT",
+					    [6] = "SIGABRT", [9] = "SIGKILL", [10] = "SIGUSR1",
+					    [12] = "SIGUSR2", [13] = "SIGPIPE", [14] = "SIGALRM",
+					    [15] = "SIGTERM"};
+	struct proc *cp = k->procs[po->proc];
+	if (po->done || cp->ended || sig == 0) /* signal 0 only asks whether it exists */
+		return kern_answer(t, vm_none());
+	if (cp->id == t->proc)
+		return kern_raise(k, t, "RuntimeError", "a command cannot signal itself here");
+	if (sig == 17 || sig == 18 || sig == 23 || sig == 28) /* SIGCHLD, SIGCONT, SIGURG, SIGWINCH */
+		return kern_answer(t, vm_none());             /* ignored by default */
+	if (sig >= 19 && sig <= 22)
+		return kern_raise(k, t, "NotImplementedError",
+				  "stopping a command (signal %d) is not modelled", sig);
+	char why[128];
+	const char *name = sig < (int)(sizeof names / sizeof names[0]) ? names[sig] : NULL;
+	if (name)
+		snprintf(why, sizeof why, "%s by Popen.%s() at line %d", name, how, t->line);
+	else
+		snprintf(why, sizeof why, "signal %d by Popen.%s() at line %d", sig, how, t->line);
+	kern_kill_process(k, cp, -sig, why);
+	return kern_answer(t, vm_none());
 }
 
 static enum sys_result popen_method(struct kernel *k, struct task *t, struct kobj *o,
@@ -545,6 +690,17 @@ static enum sys_result popen_method(struct kernel *k, struct task *t, struct kob
 	}
 	if (strcmp(m, "poll") == 0)
 		return kern_answer(t, po->done ? vm_int(po->returncode) : vm_none());
+	if (strcmp(m, "terminate") == 0 || strcmp(m, "kill") == 0 || strcmp(m, "send_signal") == 0) {
+		int sig = m[0] == 't' ? 15 : 9;
+		if (m[0] == 's') {
+			if (c->argc != 1 || (c->argv[0].type != V_INT && c->argv[0].type != V_BOOL))
+				return kern_raise(k, t, "TypeError", "send_signal() takes a signal number");
+			if (c->argv[0].u.i < 0 || c->argv[0].u.i > 64)
+				return kern_raise(k, t, "OSError", "[Errno 22] Invalid argument");
+			sig = (int)c->argv[0].u.i;
+		}
+		return popen_signal(k, t, po, sig, m);
+	}
 	if (strcmp(m, "__enter__") == 0)
 		return kern_answer(t, vm_handle(H_POPEN, o->id));
 	return kern_raise(k, t, "AttributeError", "'Popen' object has no attribute '%s'", m);
@@ -592,9 +748,9 @@ enum sys_result subp_getattr(struct kernel *k, struct task *t)
 			return kern_answer(t, po->args);
 		}
 		if (po->mode == MODE_RUN && strcmp(a, "stdout") == 0)
-			return kern_answer(t, out_value(po));
+			return kern_answer(t, pipe_value(&po->out, po->out_to));
 		if (po->mode == MODE_RUN && strcmp(a, "stderr") == 0)
-			return kern_answer(t, po->capture ? vm_str("", 0) : vm_none());
+			return kern_answer(t, pipe_value(&po->err, po->err_to));
 		return kern_raise(k, t, "AttributeError", "'%s' object has no attribute '%s'",
 				  po->mode == MODE_RUN ? "CompletedProcess" : "Popen", a);
 	}
@@ -624,7 +780,8 @@ void subp_free_obj(struct kernel *k, struct kobj *o)
 		struct popen *po = o->ipc;
 		vm_unref(po->args);
 		vm_unref(po->input);
-		free(po->out);
+		free(po->out.p);
+		free(po->err.p);
 	} else {
 		free(((struct ofile *)o->ipc)->closed);
 	}

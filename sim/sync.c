@@ -393,7 +393,7 @@ static const char *const kind_class[H_KIND_COUNT] = {
 	[H_CONDITION] = "Condition", [H_EVENT] = "Event", [H_BARRIER] = "Barrier",
 	[H_LOCAL] = "local", [H_QUEUE] = "Queue", [H_TQUEUE] = "Queue", [H_CONN] = "Connection",
 	[H_VALUE] = "Value", [H_ARRAY] = "Array", [H_POOL] = "Pool", [H_ASYNC] = "AsyncResult",
-	[H_POPEN] = "Popen", [H_FILE] = "file",
+	[H_POPEN] = "Popen", [H_FILE] = "file", [H_MANAGER] = "BaseManager", [H_PROXY] = "proxy",
 };
 
 struct kobj *sync_obj_new(struct kernel *k, struct task *t, enum vm_handle_kind kind)
@@ -658,7 +658,10 @@ void sync_free(struct kernel *k)
 {
 	for (int i = 0; i < k->nobjs; i++) {
 		struct kobj *o = k->objs[i];
-		ipc_free_obj(k, o);
+		if (o->kind >= H_MANAGER)
+			net_free_obj(k, o);
+		else
+			ipc_free_obj(k, o);
 		for (int a = 0; a < o->nattrs; a++) {
 			free(o->attrs[a].name);
 			vm_unref(o->attrs[a].value);

@@ -110,6 +110,7 @@ void trace_destroy(struct trace *tr)
 	free(tr->cycle);
 	free(tr->races);
 	free(tr->gils);
+	free(tr->core_labels);
 	free(tr);
 }
 
@@ -397,4 +398,26 @@ const char *trace_thread_label(const struct trace *tr, int t, char *buf, size_t 
 	else
 		snprintf(buf, size, "%s/%s", trace_str(tr, tr->procs[th->proc].name), name);
 	return buf;
+}
+
+const char *trace_core_label(const struct trace *tr, int c, char *buf, size_t size)
+{
+	if (tr->core_labels && c >= 0 && c < tr->ncores && tr->core_labels[c])
+		snprintf(buf, size, "%s", trace_str(tr, tr->core_labels[c]));
+	else
+		snprintf(buf, size, "core %d", c);
+	return buf;
+}
+
+int trace_set_core_label(struct trace *tr, int c, const char *label)
+{
+	if (c < 0 || c >= tr->ncores)
+		return -1;
+	if (!tr->core_labels && !(tr->core_labels = calloc((size_t)tr->ncores, sizeof(uint32_t))))
+		return -1;
+	uint32_t id = trace_intern(tr, label);
+	if (id == UINT32_MAX)
+		return -1;
+	tr->core_labels[c] = id;
+	return 0;
 }

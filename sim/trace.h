@@ -154,6 +154,8 @@ struct trace {
 	struct trace_thread *threads;
 	int nthreads, capthreads;
 	int ncores;
+	uint32_t *core_labels;      /* per core: string id of its name ("worker core 1") when
+	                             * the run has several hosts; NULL: "core N" */
 
 	struct trace_object *objects;
 	int nobjects, capobjects;
@@ -194,6 +196,11 @@ struct trace {
  * Free with trace_destroy (NULL is safe). */
 struct trace *trace_create(int ncores);
 void trace_destroy(struct trace *tr);
+
+/* Core c's name: "core 3", or the label its host gave it ("worker core 1"). */
+const char *trace_core_label(const struct trace *tr, int c, char *buf, size_t size);
+/* Names core c (several hosts). Returns 0, or -1 when out of memory. */
+int trace_set_core_label(struct trace *tr, int c, const char *label);
 
 /* Returns the id of s (interning a copy on first use); 0 for NULL or "". Returns UINT32_MAX
  * when out of memory. */

@@ -120,8 +120,167 @@ void vm_obj_free(struct vobj *o)
 		struct vcoro *c = (struct vcoro *)o;
 		for (int i = 0; i < c->nargs; i++)
 			vunref(c->args[i]);
+	} else if (o->type == V_EXC) {
+		vunref(((struct vexc *)o)->args);
 	}
 	free(o);
+}
+
+/* ---- exceptions ---- */
+
+const struct vm_exc_class vm_exc_classes[EXC_COUNT] = {
+	[EXC_BASE] = {"BaseException", -1, -1},
+	[EXC_SYSTEMEXIT] = {"SystemExit", EXC_BASE, -1},
+	[EXC_KEYBOARDINTERRUPT] = {"KeyboardInterrupt", EXC_BASE, -1},
+	[EXC_EXCEPTION] = {"Exception", EXC_BASE, -1},
+	[EXC_ARITHMETIC] = {"ArithmeticError", EXC_EXCEPTION, -1},
+	[EXC_ZERODIVISION] = {"ZeroDivisionError", EXC_ARITHMETIC, -1},
+	[EXC_OVERFLOW] = {"OverflowError", EXC_ARITHMETIC, -1},
+	[EXC_LOOKUP] = {"LookupError", EXC_EXCEPTION, -1},
+	[EXC_INDEX] = {"IndexError", EXC_LOOKUP, -1},
+	[EXC_KEY] = {"KeyError", EXC_LOOKUP, -1},
+	[EXC_OS] = {"OSError", EXC_EXCEPTION, -1},
+	[EXC_FILENOTFOUND] = {"FileNotFoundError", EXC_OS, -1},
+	[EXC_FILEEXISTS] = {"FileExistsError", EXC_OS, -1},
+	[EXC_TIMEOUT] = {"TimeoutError", EXC_OS, -1},
+	[EXC_CONNECTION] = {"ConnectionError", EXC_OS, -1},
+	[EXC_CONNREFUSED] = {"ConnectionRefusedError", EXC_CONNECTION, -1},
+	[EXC_CONNRESET] = {"ConnectionResetError", EXC_CONNECTION, -1},
+	[EXC_BROKENPIPE] = {"BrokenPipeError", EXC_CONNECTION, -1},
+	[EXC_VALUE] = {"ValueError", EXC_EXCEPTION, -1},
+	[EXC_TYPE] = {"TypeError", EXC_EXCEPTION, -1},
+	[EXC_RUNTIME] = {"RuntimeError", EXC_EXCEPTION, -1},
+	[EXC_NOTIMPLEMENTED] = {"NotImplementedError", EXC_RUNTIME, -1},
+	[EXC_RECURSION] = {"RecursionError", EXC_RUNTIME, -1},
+	[EXC_NAME] = {"NameError", EXC_EXCEPTION, -1},
+	[EXC_UNBOUNDLOCAL] = {"UnboundLocalError", EXC_NAME, -1},
+	[EXC_ATTRIBUTE] = {"AttributeError", EXC_EXCEPTION, -1},
+	[EXC_MEMORY] = {"MemoryError", EXC_EXCEPTION, -1},
+	[EXC_ASSERTION] = {"AssertionError", EXC_EXCEPTION, -1},
+	[EXC_EOF] = {"EOFError", EXC_EXCEPTION, -1},
+	[EXC_SYSTEM] = {"SystemError", EXC_EXCEPTION, -1},
+	[EXC_QUEUE_EMPTY] = {"queue.Empty", EXC_EXCEPTION, -1},
+	[EXC_QUEUE_FULL] = {"queue.Full", EXC_EXCEPTION, -1},
+	[EXC_MP_PROCESS] = {"multiprocessing.ProcessError", EXC_EXCEPTION, -1},
+	[EXC_MP_TIMEOUT] = {"multiprocessing.TimeoutError", EXC_MP_PROCESS, -1},
+	[EXC_MP_AUTH] = {"multiprocessing.AuthenticationError", EXC_MP_PROCESS, -1},
+	[EXC_MP_BUFFER] = {"multiprocessing.BufferTooShort", EXC_MP_PROCESS, -1},
+	[EXC_BROKENBARRIER] = {"threading.BrokenBarrierError", EXC_RUNTIME, -1},
+	[EXC_INVALIDSTATE] = {"asyncio.InvalidStateError", EXC_EXCEPTION, -1},
+	[EXC_UNSUPPORTED] = {"io.UnsupportedOperation", EXC_OS, EXC_VALUE},
+};
+
+static const char *last_component(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	return dot ? dot + 1 : name;
+}
+
+int vm_exc_lookup(const char *type)
+{
+	static const struct {
+		const char *name;
+		int cls;
+	} aliases[] = {
+		{"concurrent.futures.TimeoutError", EXC_TIMEOUT},
+		{"asyncio.TimeoutError", EXC_TIMEOUT},
+		{"multiprocessing.context.TimeoutError", EXC_MP_TIMEOUT},
+		{"multiprocessing.context.AuthenticationError", EXC_MP_AUTH},
+		{"_queue.Empty", EXC_QUEUE_EMPTY},
+	};
+	for (int i = 0; i < EXC_COUNT; i++)
+		if (strcmp(vm_exc_classes[i].name, type) == 0)
+			return i;
+	for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+		if (strcmp(aliases[i].name, type) == 0)
+			return aliases[i].cls;
+	const char *last = last_component(type);
+	for (int i = 0; i < EXC_COUNT; i++)
+		if (strcmp(last_component(vm_exc_classes[i].name), last) == 0)
+			return i;
+	return -1;
+}
+
+struct value vm_exc_new(int cls, const char *type, struct value args)
+{
+	const char *name = type ? type : cls >= 0 ? vm_exc_classes[cls].name : "Exception";
+	size_t n = strlen(name);
+	struct vexc *x = malloc(sizeof *x + n + 1);
+	if (!x) {
+		vunref(args);
+		return vm_none();
+	}
+	x->h.refs = 1;
+	x->h.type = V_EXC;
+	x->cls = cls;
+	x->line = x->col = 0;
+	x->args = args;
+	memcpy(x->type, name, n + 1);
+	struct value v = {.type = V_EXC};
+	v.u.o = &x->h;
+	return v;
+}
+
+struct value vm_exc_from_text(const char *text)
+{
+	char type[128];
+	const char *colon = strstr(text, ": ");
+	size_t n = colon ? (size_t)(colon - text) : strlen(text);
+	snprintf(type, sizeof type, "%.*s", (int)n, text);
+	struct value args = vm_seq_new(V_TUPLE, colon ? 1 : 0);
+	if (args.type != V_TUPLE)
+		return vm_none();
+	if (colon) {
+		SEQ(args)->items[0] = vm_str(colon + 2, strlen(colon + 2));
+		if (SEQ(args)->items[0].type != V_STR) {
+			vunref(args);
+			return vm_none();
+		}
+	}
+	/* the type is kept as given (the kernel's "concurrent.futures.TimeoutError"), and the
+	 * class found from it decides what catches it */
+	return vm_exc_new(vm_exc_lookup(type), type, args);
+}
+
+static bool exc_subclass(int cls, int of)
+{
+	if (cls < 0)
+		return false;
+	if (cls == of)
+		return true;
+	return exc_subclass(vm_exc_classes[cls].base, of) ||
+	       exc_subclass(vm_exc_classes[cls].base2, of);
+}
+
+bool vm_exc_matches(const struct vexc *x, int cls)
+{
+	if (x->cls >= 0)
+		return exc_subclass(x->cls, cls);
+	return cls == EXC_BASE || cls == EXC_EXCEPTION ||
+	       strcmp(last_component(x->type), last_component(vm_exc_classes[cls].name)) == 0;
+}
+
+/* str(e): its only argument's str(), "" without any, the tuple's repr() with several */
+static void exc_str(const struct vm_program *prog, const struct vexc *x, struct sbuf *b)
+{
+	const struct vseq *a = SEQ(x->args);
+	if (a->n == 1) /* a KeyError shows its key as repr() does: KeyError: 'k' */
+		vm_to_text(prog, b, a->items[0], x->cls == EXC_KEY);
+	else if (a->n > 1)
+		vm_to_text(prog, b, x->args, true);
+}
+
+void vm_exc_text(const struct vm_program *prog, const struct vexc *x, struct sbuf *b)
+{
+	sb_puts(b, x->type);
+	size_t at = b->n;
+	sb_puts(b, ": ");
+	size_t body = b->n;
+	exc_str(prog, x, b);
+	if (b->n == body && !b->oom) { /* no message: the type alone, as Python prints it */
+		b->n = at;
+		b->p[at] = '\0';
+	}
 }
 
 struct value vm_none(void)
@@ -566,6 +725,17 @@ static bool memo_put(struct vm_memo *m, struct vobj *from, struct vobj *to)
 
 struct value vm_deep_copy(struct value v, struct vm_memo *m)
 {
+	if (v.type == V_EXC) { /* its arguments may hold lists */
+		const struct vexc *x = EXC(v);
+		struct value c = vm_exc_new(x->cls, x->type, vm_deep_copy(x->args, m));
+		if (c.type != V_EXC) {
+			vref(v);
+			return v;
+		}
+		EXC(c)->line = x->line;
+		EXC(c)->col = x->col;
+		return c;
+	}
 	if (v.type != V_LIST && v.type != V_TUPLE) {
 		vref(v);
 		return v;
@@ -617,7 +787,8 @@ const char *vm_handle_class(enum vm_handle_kind kind)
 		[H_QUEUE] = "Queue", [H_TQUEUE] = "queue.Queue", [H_CONN] = "Connection",
 		[H_VALUE] = "Synchronized", [H_ARRAY] = "SynchronizedArray", [H_POOL] = "Pool",
 		[H_ASYNC] = "AsyncResult", [H_AIOTASK] = "Task", [H_FUTURE] = "Future",
-		[H_POPEN] = "Popen", [H_FILE] = "TextIOWrapper"};
+		[H_POPEN] = "Popen", [H_FILE] = "TextIOWrapper", [H_MANAGER] = "BaseManager",
+		[H_PROXY] = "AutoProxy"};
 	return kind > 0 && kind < H_KIND_COUNT && names[kind] ? names[kind] : "object";
 }
 
@@ -637,6 +808,8 @@ const char *vm_type_name(struct value v)
 	case V_MODULE: return "module";
 	case V_RANGE: return "range";
 	case V_CORO: return "coroutine";
+	case V_EXC: return last_component(EXC(v)->type);
+	case V_EXCTYPE: return "type";
 	case V_HANDLE: return vm_handle_class((enum vm_handle_kind)v.aux);
 	default: return "object";
 	}
@@ -818,6 +991,26 @@ static bool to_text(const struct vm_program *prog, struct sbuf *b, struct value 
 	}
 	case V_CORO:
 		sb_printf(b, "<coroutine object %s>", ((const struct vcoro *)v.u.o)->name);
+		break;
+	case V_EXC: {
+		const struct vexc *x = EXC(v);
+		const struct vseq *a = SEQ(x->args);
+		if (!repr) {
+			exc_str(prog, x, b);
+			break;
+		}
+		sb_printf(b, "%s(", last_component(x->type)); /* ValueError('x'), Empty() */
+		for (int i = 0; i < a->n && !b->oom; i++) {
+			if (i)
+				sb_puts(b, ", ");
+			to_text(prog, b, a->items[i], true, depth + 1);
+		}
+		sb_putc(b, ')');
+		break;
+	}
+	case V_EXCTYPE:
+		sb_printf(b, "<class '%s'>",
+			  v.u.i >= 0 && v.u.i < EXC_COUNT ? vm_exc_classes[v.u.i].name : "?");
 		break;
 	case V_FUNC:
 		sb_printf(b, "<function %s>",
@@ -1854,6 +2047,7 @@ bool vm_equal(struct value a, struct value b)
 	case V_FUNC:
 	case V_BUILTIN:
 	case V_MODULE:
+	case V_EXCTYPE:
 		return a.u.i == b.u.i;
 	case V_HANDLE:
 		return a.aux == b.aux && a.u.i == b.u.i;
@@ -1874,6 +2068,7 @@ bool vm_equal(struct value a, struct value b)
 		return RNG(a)->start == RNG(b)->start && RNG(a)->stop == RNG(b)->stop &&
 		       RNG(a)->step == RNG(b)->step;
 	case V_CORO:
+	case V_EXC:
 		return a.u.o == b.u.o;
 	default:
 		return false;

@@ -16,8 +16,6 @@
 #ifndef VM_SLICE /* the fuzz build takes smaller slices, so that its limits bound its work */
 #define VM_SLICE 100000     /* instructions per vm_run before VM_YIELD */
 #endif
-#define VM_MAX_DEPTH 1000   /* frames: RecursionError beyond */
-#define VM_RECORDS 16       /* operands of an expectation remembered for its detail */
 
 /* ---- built-ins and modules ---- */
 
@@ -99,6 +97,10 @@ const struct vm_builtin vm_builtins[BI_COUNT] = {
 		       "args,input,capture_output,stdin,stdout,stderr,text,shell", false, SYS_NEW},
 	[BI_SP_POPEN] = {"Popen", 1, 1, "args,stdin,stdout,stderr,shell,text", false, SYS_NEW},
 	[BI_OPEN] = {"open", 1, 2, "mode,encoding", true, SYS_NEW},
+	[BI_MANAGER] = {"BaseManager", 0, 2, "address,authkey", false, SYS_NEW},
+	[BI_MGR_REGISTER] = {"BaseManager.register", 1, 2,
+			     "callable,proxytype,exposed,method_to_typeid,create_method", false,
+			     SYS_NEW},
 };
 
 const char *const vm_module_names[M_COUNT] = {
@@ -106,7 +108,7 @@ const char *const vm_module_names[M_COUNT] = {
 	[M_MULTIPROCESSING] = "multiprocessing", [M_THREADING] = "threading", [M_QUEUE] = "queue",
 	[M_MP_POOL] = "multiprocessing.pool", [M_MP_DUMMY] = "multiprocessing.dummy",
 	[M_ASYNCIO] = "asyncio", [M_FUTURES] = "concurrent.futures",
-	[M_SUBPROCESS] = "subprocess",
+	[M_SUBPROCESS] = "subprocess", [M_MP_MANAGERS] = "multiprocessing.managers",
 };
 
 static const struct {
@@ -151,17 +153,69 @@ static const struct {
 	{M_FUTURES, "as_completed", BI_AS_COMPLETED},
 	{M_SUBPROCESS, "define", BI_SP_DEFINE}, {M_SUBPROCESS, "call", BI_SP_CALL},
 	{M_SUBPROCESS, "run", BI_SP_RUN}, {M_SUBPROCESS, "Popen", BI_SP_POPEN},
+	{M_MP_MANAGERS, "BaseManager", BI_MANAGER},
 };
+
+/* Exception classes that live in a module (the others are bare names: ValueError). */
+static const struct {
+	int module;
+	const char *attr;
+	int exc;
+} module_excs[] = {
+	{M_QUEUE, "Empty", EXC_QUEUE_EMPTY}, {M_QUEUE, "Full", EXC_QUEUE_FULL},
+	{M_MULTIPROCESSING, "ProcessError", EXC_MP_PROCESS},
+	{M_MULTIPROCESSING, "TimeoutError", EXC_MP_TIMEOUT},
+	{M_MULTIPROCESSING, "AuthenticationError", EXC_MP_AUTH},
+	{M_MULTIPROCESSING, "BufferTooShort", EXC_MP_BUFFER},
+	{M_MP_POOL, "TimeoutError", EXC_MP_TIMEOUT},
+	{M_FUTURES, "TimeoutError", EXC_TIMEOUT}, /* 3.11: the built-in one */
+	{M_ASYNCIO, "TimeoutError", EXC_TIMEOUT},
+	{M_ASYNCIO, "InvalidStateError", EXC_INVALIDSTATE},
+	{M_THREADING, "BrokenBarrierError", EXC_BROKENBARRIER},
+};
+
+/* Attributes of built-in classes: QueueManager.register, where QueueManager is BaseManager. */
+static const struct {
+	int cls;
+	const char *attr;
+	int bid;
+} class_attrs[] = {
+	{BI_MANAGER, "register", BI_MGR_REGISTER},
+};
+
+/* Sets *out to the value of that type and index (a builtin, a module's exception class). */
+static bool found(struct value *out, uint8_t type, int64_t i)
+{
+	out->type = type;
+	out->aux = 0;
+	out->u.i = i;
+	return true;
+}
+
+bool vm_class_attr(int bid, const char *attr, struct value *out)
+{
+	for (size_t i = 0; i < sizeof class_attrs / sizeof class_attrs[0]; i++)
+		if (class_attrs[i].cls == bid && strcmp(class_attrs[i].attr, attr) == 0)
+			return found(out, V_BUILTIN, class_attrs[i].bid);
+	return false;
+}
+
+int vm_exc_builtin(const char *name)
+{
+	for (int i = 0; i < EXC_COUNT; i++)
+		if (!strchr(vm_exc_classes[i].name, '.') && strcmp(vm_exc_classes[i].name, name) == 0)
+			return i;
+	return -1;
+}
 
 bool vm_module_attr(int module, const char *attr, struct value *out)
 {
 	for (size_t i = 0; i < sizeof module_attrs / sizeof module_attrs[0]; i++)
-		if (module_attrs[i].module == module && strcmp(module_attrs[i].attr, attr) == 0) {
-			out->type = V_BUILTIN;
-			out->aux = 0;
-			out->u.i = module_attrs[i].bid;
-			return true;
-		}
+		if (module_attrs[i].module == module && strcmp(module_attrs[i].attr, attr) == 0)
+			return found(out, V_BUILTIN, module_attrs[i].bid);
+	for (size_t i = 0; i < sizeof module_excs / sizeof module_excs[0]; i++)
+		if (module_excs[i].module == module && strcmp(module_excs[i].attr, attr) == 0)
+			return found(out, V_EXCTYPE, module_excs[i].exc);
 	if (module == M_SYS && strcmp(attr, "maxsize") == 0) {
 		*out = vint(INT64_MAX);
 		return true;
@@ -323,18 +377,8 @@ static uint64_t rng_below(uint64_t s[4], uint64_t n)
 
 /* ---- processes ---- */
 
-struct vm_proc {
-	struct vm_program *prog;
-	struct value *globals;
-	struct value **defaults; /* per function: its default values, set by MAKE_FUNC */
-	uint64_t rng[4];
-	bool shared;
-	struct vm_memo *fork_memo; /* from vm_proc_fork to vm_thread_fork: keeps aliasing */
-	vm_access_fn access;       /* told of every read and write of a global, or NULL */
-	int breaker;               /* where the eval breaker is checked: 0 (no GIL), 1 before
-	                            * every instruction, 2 at calls and backward jumps */
-	void *access_ctx;
-};
+/* struct vm_proc, struct vm_thread and struct frame are in vm_internal.h: vm_bare.c runs
+ * threads too. */
 
 static struct value unbound(void)
 {
@@ -452,38 +496,6 @@ void vm_proc_foreach_global(const struct vm_proc *p,
 }
 
 /* ---- threads ---- */
-
-struct frame {
-	const struct vm_code *code;
-	uint32_t pc;
-	int base; /* stack index of local 0 */
-};
-
-enum tstatus { T_READY, T_WAIT, T_RAISED, T_FAILED, T_EXIT, T_ERROR };
-
-struct vm_thread {
-	struct vm_proc *proc;
-	void *user;      /* the caller's (the kernel's task) */
-	bool at_breaker; /* the last VM_YIELD stopped at an eval-breaker check point */
-	uint64_t instructions; /* executed since vm_thread_take_instructions last asked */
-	bool discard;    /* the pending call is a statement (obj.x = v, obj[i] = v): its
-	                  * answer is not pushed */
-	int64_t horizon; /* shared globals may be touched while the cost stays below this */
-	struct value *stack;
-	int sp, cap;
-	struct frame *frames;
-	int nframes, fcap;
-	enum tstatus status;
-	struct value pend[2 * VM_MAX_ARGS + 2]; /* what a pending call's argv borrows */
-	int npend;
-	int call_line, call_col;
-	struct diag *err;   /* made when the thread fails: most threads never do */
-	struct value result;
-	int expect; /* expectation index, -1 otherwise */
-	struct value rec[VM_RECORDS];
-	int nrec;
-	char *detail;       /* made for a failed expectation */
-};
 
 /* Records an error; keeps the thread small until one happens. */
 static void thread_error(struct vm_thread *t, int line, int col, const char *fmt, ...)
@@ -687,6 +699,13 @@ struct vm_thread *vm_thread_fork(const struct vm_thread *t, struct vm_proc *chil
 	for (int i = 0; i < t->sp; i++)
 		c->stack[i] = vm_deep_copy(t->stack[i], memo);
 	c->sp = t->sp;
+	if (t->nblocks && (c->blocks = malloc((size_t)t->nblocks * sizeof *c->blocks))) {
+		c->cblocks = c->nblocks = t->nblocks;
+		for (int i = 0; i < t->nblocks; i++) {
+			c->blocks[i] = t->blocks[i];
+			c->blocks[i].exc = vm_deep_copy(t->blocks[i].exc, memo);
+		}
+	} /* out of memory: the child's handlers are lost, its exceptions end it */
 	vm_memo_destroy(memo);
 	child->fork_memo = NULL;
 	return c;
@@ -705,6 +724,10 @@ void vm_thread_destroy(struct vm_thread *t)
 		return;
 	for (int i = 0; i < t->sp; i++)
 		vunref(t->stack[i]);
+	for (int i = 0; i < t->nblocks; i++)
+		vunref(t->blocks[i].exc);
+	free(t->blocks);
+	vunref(t->raised);
 	drop_pending(t);
 	for (int i = 0; i < t->nrec; i++)
 		vunref(t->rec[i]);
@@ -787,7 +810,20 @@ void vm_raise(struct vm_thread *t, const char *type, const char *msg)
 		return;
 	t->discard = false;
 	drop_pending(t);
-	thread_error(t, t->call_line, t->call_col, "%s: %s", type, msg);
+	struct value args = vm_seq_new(V_TUPLE, 1);
+	struct value x = vm_none();
+	if (args.type == V_TUPLE) {
+		SEQ(args)->items[0] = vm_str(msg, strlen(msg));
+		x = vm_exc_new(vm_exc_lookup(type), type, args);
+	}
+	if (x.type == V_EXC) {
+		EXC(x)->line = t->call_line;
+		EXC(x)->col = t->call_col;
+		vunref(t->raised);
+		t->raised = x;
+	} else { /* out of memory: the thread ends with the error, as it cannot be caught */
+		thread_error(t, t->call_line, t->call_col, "%s: %s", type, msg);
+	}
 	t->status = T_RAISED;
 }
 
@@ -1872,6 +1908,39 @@ static bool format_field(const struct vm_program *prog, struct value v, const st
 	return sb_to_str(&b, out, e);
 }
 
+/* `except cls:` — cls an exception class or a tuple of them; *m: whether x is one */
+static bool exc_match(const struct vexc *x, struct value cls, bool *m, struct vm_err *e)
+{
+	if (cls.type == V_TUPLE) {
+		for (int i = 0; i < SEQ(cls)->n && !*m; i++)
+			if (!exc_match(x, SEQ(cls)->items[i], m, e))
+				return false;
+		return true;
+	}
+	if (cls.type != V_EXCTYPE)
+		return vm_seterr(e, "TypeError",
+				 "catching classes that do not inherit from BaseException is not allowed");
+	*m = vm_exc_matches(x, (int)cls.u.i);
+	return true;
+}
+
+/* e.args, and an exception class's __name__; *out is V_UNBOUND for any other attribute. */
+static bool exc_attr(struct value obj, const char *name, struct value *out, struct vm_err *e)
+{
+	out->type = V_UNBOUND;
+	if (obj.type == V_EXC && strcmp(name, "args") == 0) {
+		*out = EXC(obj)->args;
+		vref(*out);
+	} else if (obj.type == V_EXCTYPE && strcmp(name, "__name__") == 0) {
+		const char *n = vm_exc_classes[obj.u.i].name, *dot = strrchr(n, '.');
+		n = dot ? dot + 1 : n;
+		*out = vm_str(n, strlen(n));
+		if (out->type != V_STR)
+			return vm_seterr(e, "MemoryError", "out of memory");
+	}
+	return true;
+}
+
 enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 {
 	switch (t->status) {
@@ -1882,6 +1951,11 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 	case T_ERROR:
 		return VM_ERROR;
 	case T_RAISED:
+		if (t->raised.type == V_EXC)
+			break; /* thrown below, where a try block may catch it */
+		/* out of memory: the error is already set */
+		t->status = T_ERROR;
+		return VM_ERROR;
 	case T_FAILED:
 		t->status = T_ERROR;
 		return VM_ERROR;
@@ -1936,7 +2010,15 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 	 * reached the horizon, so a drop request set meanwhile is seen where CPython sees it */
 	const bool every = P->breaker == 1, calls = P->breaker == 2;
 #define BREAKER_DUE() (cost0 + (executed - 1) * icost >= t->horizon)
+	struct value x = vm_none(); /* the exception being thrown */
 	LOAD();
+	if (t->status == T_RAISED) {
+		t->status = T_READY;
+		x = t->raised;
+		t->raised = vm_none();
+		goto throw;
+	}
+interpret:
 	for (;;) {
 		uint32_t w = *ip++;
 		int32_t arg = INS_ARG(w);
@@ -2229,8 +2311,7 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 			}
 			sp--;
 			for (int i = arg - 1; i >= 0; i--) {
-				if (!vm_seq_get(v, i, sp, &e)) {
-					sp++;
+				if (!vm_seq_get(v, i, sp, &e)) { /* the items so far stay on the stack */
 					vunref(v);
 					goto error;
 				}
@@ -2331,6 +2412,17 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 			if (obj.type == V_MODULE)
 				RAISE("AttributeError", "%s.%s is not part of the scenario language yet",
 				      vm_module_names[obj.u.i], name);
+			if (obj.type == V_BUILTIN && vm_class_attr((int)obj.u.i, name, &r)) {
+				sp[-1] = r;
+				break;
+			}
+			if (!exc_attr(obj, name, &r, &e))
+				goto error;
+			if (r.type != V_UNBOUND) {
+				vunref(sp[-1]);
+				sp[-1] = r;
+				break;
+			}
 			RAISE("AttributeError", "'%s' object has no attribute '%s'", vm_type_name(obj),
 			      name);
 		}
@@ -2411,6 +2503,21 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 				*sp++ = r;
 				break;
 			}
+			if (fs->type == V_EXCTYPE) { /* ValueError('x'): an exception, not raised yet */
+				if (cs->kwc)
+					RAISE("TypeError", "%s() takes no keyword arguments",
+					      vm_exc_classes[fs->u.i].name);
+				struct value args = vm_seq_new(V_TUPLE, cs->argc);
+				if (args.type != V_TUPLE)
+					RAISE("MemoryError", "out of memory");
+				sp -= cs->argc;
+				memcpy(SEQ(args)->items, sp, (size_t)cs->argc * sizeof *sp);
+				struct value r = vm_exc_new((int)fs->u.i, NULL, args);
+				if (r.type != V_EXC)
+					RAISE("MemoryError", "out of memory");
+				sp[-1] = r; /* the class was not a reference */
+				break;
+			}
 			RAISE("TypeError", "'%s' object is not callable", vm_type_name(*fs));
 		}
 		case OP_CALL_BUILTIN: {
@@ -2454,6 +2561,13 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 					      vm_module_names[obj.u.i], cs->name);
 				if (r.type != V_BUILTIN)
 					RAISE("TypeError", "'%s' object is not callable", vm_type_name(r));
+				rc = builtin(t, (int)r.u.i, as, cs->argc, cs->kwnames, kv, cs->kwc, call, &r, &e);
+				ok = rc >= 0;
+				break;
+			case V_BUILTIN: /* QueueManager.register(...) */
+				if (!vm_class_attr((int)obj.u.i, cs->name, &r))
+					RAISE("AttributeError", "'%s' object has no attribute '%s'",
+					      vm_type_name(obj), cs->name);
 				rc = builtin(t, (int)r.u.i, as, cs->argc, cs->kwnames, kv, cs->kwc, call, &r, &e);
 				ok = rc >= 0;
 				break;
@@ -2556,6 +2670,8 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 				return VM_EXIT;
 			}
 			struct value *bottom = t->stack + f->base - 1;
+			while (t->nblocks && t->blocks[t->nblocks - 1].frame >= t->nframes - 1)
+				vunref(t->blocks[--t->nblocks].exc); /* none, as compiled: defensive */
 			while (sp > bottom)
 				vunref(*--sp);
 			*sp++ = r;
@@ -2616,6 +2732,69 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost)
 			*sp++ = vm_bool(r);
 			break;
 		}
+		case OP_SETUP_TRY:
+		case OP_BEGIN_EXCEPT: {
+			if (t->nblocks == t->cblocks) {
+				int nc = t->cblocks ? t->cblocks * 2 : 4;
+				struct block *nb = realloc(t->blocks, (size_t)nc * sizeof *nb);
+				if (!nb)
+					RAISE("MemoryError", "out of memory");
+				t->blocks = nb;
+				t->cblocks = nc;
+			}
+			struct block *b = &t->blocks[t->nblocks++];
+			b->frame = t->nframes - 1;
+			b->handler = (uint32_t)arg;
+			b->exc = INS_OP(w) == OP_BEGIN_EXCEPT ? *--sp : vm_none();
+			b->sp = (int)(sp - t->stack);
+			break;
+		}
+		case OP_POP_BLOCK:
+		case OP_POP_EXCEPT:
+			vunref(t->blocks[--t->nblocks].exc);
+			break;
+		case OP_END_FINALLY:
+			x = t->blocks[--t->nblocks].exc;
+			goto throw;
+		case OP_RERAISE:
+			x = *--sp;
+			goto throw;
+		case OP_EXC_MATCH: {
+			bool m = false;
+			if (!exc_match(EXC(sp[-2]), sp[-1], &m, &e))
+				goto error;
+			vunref(sp[-1]);
+			sp[-1] = vm_bool(m);
+			break;
+		}
+		case OP_RAISE:
+			if (arg == 0) { /* bare raise: the exception being handled, in any frame */
+				int i = t->nblocks - 1;
+				while (i >= 0 && t->blocks[i].exc.type == V_NONE)
+					i--;
+				if (i < 0)
+					RAISE("RuntimeError", "No active exception to reraise");
+				x = t->blocks[i].exc;
+				vref(x);
+				goto throw;
+			}
+			if (arg == 2) { /* raise x from cause: the cause is checked, not kept */
+				struct value cause = sp[-1];
+				if (cause.type != V_NONE && cause.type != V_EXC && cause.type != V_EXCTYPE)
+					RAISE("TypeError", "exception causes must derive from BaseException");
+				vunref(*--sp);
+			}
+			if (sp[-1].type == V_EXCTYPE) {
+				x = vm_exc_new((int)sp[-1].u.i, NULL, vm_seq_new(V_TUPLE, 0));
+				if (x.type != V_EXC)
+					RAISE("MemoryError", "out of memory");
+				sp--;
+				goto throw;
+			}
+			if (sp[-1].type != V_EXC)
+				RAISE("TypeError", "exceptions must derive from BaseException");
+			x = *--sp;
+			goto throw;
 		default:
 			RAISE("SystemError", "bad instruction %u", (unsigned)INS_OP(w));
 		}
@@ -2638,9 +2817,55 @@ yield:
 	return VM_YIELD;
 
 error:
+	/* an error of the VM's own (vm_seterr's "Type: message") becomes an exception here */
 	SAVE();
 	pc = (int)f->pc - 1;
-	set_error(t, code->line[pc], code->col[pc], e.msg);
+	x = vm_exc_from_text(e.msg);
+	if (x.type != V_EXC) { /* out of memory: it cannot be caught */
+		set_error(t, code->line[pc], code->col[pc], e.msg);
+		goto failed;
+	}
+	EXC(x)->line = code->line[pc];
+	EXC(x)->col = code->col[pc];
+
+throw:
+	/* x (a reference) unwinds blocks and frames to the innermost try block, whose handler
+	 * runs with x pushed; without one the thread ends with it */
+	SAVE();
+	if (!EXC(x)->line) {
+		pc = (int)f->pc - 1;
+		EXC(x)->line = code->line[pc < 0 ? 0 : pc];
+		EXC(x)->col = code->col[pc < 0 ? 0 : pc];
+	}
+	for (;;) {
+		int fi = t->nframes - 1;
+		if (t->nblocks && t->blocks[t->nblocks - 1].frame == fi) {
+			struct block *b = &t->blocks[--t->nblocks];
+			if (b->exc.type != V_NONE) { /* the handler it was in is over */
+				vunref(b->exc);
+				continue;
+			}
+			while (t->sp > b->sp)
+				vunref(t->stack[--t->sp]);
+			t->stack[t->sp++] = x;
+			t->frames[fi].pc = b->handler;
+			LOAD();
+			goto interpret;
+		}
+		if (fi == 0)
+			break;
+		while (t->sp > t->frames[fi].base - 1) /* the callee's slot too, as a return */
+			vunref(t->stack[--t->sp]);
+		t->nframes--;
+	}
+	{
+		struct sbuf b = {0};
+		vm_exc_text(prog, EXC(x), &b);
+		set_error(t, EXC(x)->line, EXC(x)->col, b.p ? b.p : "MemoryError: out of memory");
+		sb_free(&b);
+		vunref(x);
+	}
+failed:
 	*cost = cost0 + executed * icost;
 	t->instructions += (uint64_t)executed;
 	return VM_ERROR;

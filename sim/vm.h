@@ -58,6 +58,8 @@ enum vm_handle_kind {
 	H_FUTURE,      /* another awaitable of the event loop: asyncio.sleep(d), gather(...) */
 	H_POPEN,       /* subprocess.Popen, and run()'s CompletedProcess (subproc.c) */
 	H_FILE,        /* open(): an open file description (subproc.c) */
+	H_MANAGER,     /* multiprocessing.managers.BaseManager (net.c) */
+	H_PROXY,       /* a manager's proxy for an object its server holds (net.c) */
 	H_KIND_COUNT
 };
 
@@ -229,8 +231,10 @@ enum vm_status vm_run(struct vm_thread *t, struct vm_call *call, int64_t *cost);
 
 /* Answers the pending VM_SYSCALL with a value (the VM takes the reference). */
 void vm_return(struct vm_thread *t, struct value v);
-/* Answers the pending VM_SYSCALL by raising `type` ("RuntimeError", "ValueError", ...) with
- * msg at the call's position; the next vm_run returns VM_ERROR (there is no try/except). */
+/* Answers the pending VM_SYSCALL by raising `type` ("RuntimeError", "queue.Empty", ...) with
+ * msg at the call's position. The next vm_run throws it: a `try` whose except clause names the
+ * class (matched on the type's last component, "Empty" as "queue.Empty") catches it and the
+ * thread goes on; uncaught, vm_run returns VM_ERROR with "type: msg". */
 void vm_raise(struct vm_thread *t, const char *type, const char *msg);
 
 struct value vm_thread_result(const struct vm_thread *t); /* borrowed; V_NONE before exit */

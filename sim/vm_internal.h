@@ -1,4 +1,4 @@
-/* vm_internal.h — what the VM's three files (compile.c, value.c, vm.c) share: object layouts,
+/* vm_internal.h — what the VM's files (compile.c, value.c, vm.c, vm_bare.c) share: object layouts,
  * the bytecode format, the built-in table and the pure value operations. Not for other modules. */
 #ifndef TIMESLICE_VM_INTERNAL_H
 #define TIMESLICE_VM_INTERNAL_H
@@ -15,10 +15,13 @@ enum {
 	V_UNBOUND,              /* a variable slot not yet assigned */
 	V_CORO,                 /* u.o: what calling an `async def` returns (the kernel sees it
 	                         * only through vm_coro_name) */
+	V_EXC,                  /* u.o: an exception (struct vexc) */
+	V_EXCTYPE,              /* u.i: an exception class, an index into vm_exc_classes */
 };
 
 #define VM_OBJ_MASK                                                                             \
-	((1u << V_STR) | (1u << V_TUPLE) | (1u << V_LIST) | (1u << V_RANGE) | (1u << V_CORO))
+	((1u << V_STR) | (1u << V_TUPLE) | (1u << V_LIST) | (1u << V_RANGE) | (1u << V_CORO) |   \
+	 (1u << V_EXC))
 #define VM_IS_OBJ(t) ((VM_OBJ_MASK >> (t)) & 1u)
 
 /* Strings, lists and tuples grow to at most this many bytes each (MemoryError beyond). */
@@ -58,7 +61,55 @@ struct vcoro {
 	struct value args[];
 };
 
+struct sbuf;
+
+/* An exception: raised by `raise`, by the VM (ZeroDivisionError, ...) or by the kernel
+ * (vm_raise), caught by `except`. Immutable once raised, except for its position. */
+struct vexc {
+	struct vobj h;
+	int cls;           /* vm_exc_classes index; -1 for a type the table does not know */
+	int line, col;     /* where it was first raised; 0 before */
+	struct value args; /* a tuple: str(e) is its only item, or its repr when not one */
+	char type[];       /* the name it is reported by: "ValueError", "queue.Empty" */
+};
+
+/* The exception classes the language knows, with Python 3.11's hierarchy (a class has at most
+ * two bases: io.UnsupportedOperation is an OSError and a ValueError). */
+enum vm_exc_id {
+	EXC_BASE, EXC_SYSTEMEXIT, EXC_KEYBOARDINTERRUPT, EXC_EXCEPTION,
+	EXC_ARITHMETIC, EXC_ZERODIVISION, EXC_OVERFLOW,
+	EXC_LOOKUP, EXC_INDEX, EXC_KEY,
+	EXC_OS, EXC_FILENOTFOUND, EXC_FILEEXISTS, EXC_TIMEOUT, EXC_CONNECTION,
+	EXC_CONNREFUSED, EXC_CONNRESET, EXC_BROKENPIPE,
+	EXC_VALUE, EXC_TYPE, EXC_RUNTIME, EXC_NOTIMPLEMENTED, EXC_RECURSION, EXC_NAME,
+	EXC_UNBOUNDLOCAL, EXC_ATTRIBUTE, EXC_MEMORY, EXC_ASSERTION, EXC_EOF, EXC_SYSTEM,
+	EXC_QUEUE_EMPTY, EXC_QUEUE_FULL,
+	EXC_MP_PROCESS, EXC_MP_TIMEOUT, EXC_MP_AUTH, EXC_MP_BUFFER,
+	EXC_BROKENBARRIER, EXC_INVALIDSTATE, EXC_UNSUPPORTED,
+	EXC_COUNT
+};
+struct vm_exc_class {
+	const char *name; /* as reported: "ValueError", "queue.Empty" */
+	int base, base2;  /* -1 when none */
+};
+extern const struct vm_exc_class vm_exc_classes[EXC_COUNT];
+/* The class a type name given to vm_raise stands for: the exact name, a known alias
+ * ("concurrent.futures.TimeoutError" is TimeoutError, as in 3.11), else the first class whose
+ * name has the same last component ("Empty" is queue.Empty); -1 when none. */
+int vm_exc_lookup(const char *type);
+/* A new exception of class cls (-1: unknown) reported as `type` (NULL: the class's name), with
+ * args (a tuple; its reference is taken). V_NONE when out of memory. */
+struct value vm_exc_new(int cls, const char *type, struct value args);
+/* An exception from "Type: message" (how vm_seterr and vm_raise word errors). */
+struct value vm_exc_from_text(const char *text);
+/* Whether exception x is an instance of class cls (an unknown type matches Exception,
+ * BaseException and any class with the same last name component). */
+bool vm_exc_matches(const struct vexc *x, int cls);
+/* "Type: message" as an uncaught exception is reported ("Type" alone without a message). */
+void vm_exc_text(const struct vm_program *prog, const struct vexc *x, struct sbuf *b);
+
 #define STR(v) ((struct vstr *)(v).u.o)
+#define EXC(v) ((struct vexc *)(v).u.o)
 #define SEQ(v) ((struct vseq *)(v).u.o)
 #define RNG(v) ((struct vrange *)(v).u.o)
 
@@ -190,6 +241,18 @@ enum vm_opcode {
 	                  * coroutine holding the bound arguments instead of running the body */
 	OP_AWAIT,        /* awaitable -> result: a coroutine runs in a new frame here; a Task or
 	                  * Future is SYS_AWAIT */
+	/* Exceptions. A thread keeps a stack of blocks: a try block (SETUP_TRY: where its
+	 * handler is, the stack depth to unwind to) or an except block (the exception being
+	 * handled: what a bare `raise` re-raises). An exception pops blocks, and frames, until a
+	 * try block: the stack is cut to its depth, the exception pushed and its handler run. */
+	OP_SETUP_TRY,    /* arg = handler: push a try block */
+	OP_POP_BLOCK,    /* pop the try block (its body ended, or break/continue/return) */
+	OP_BEGIN_EXCEPT, /* exc -> : push an except block holding it */
+	OP_POP_EXCEPT,   /* pop the except block (the handler ended) */
+	OP_END_FINALLY,  /* pop the except block and raise its exception again */
+	OP_RERAISE,      /* exc -> : raise it again (no except clause matched) */
+	OP_EXC_MATCH,    /* exc, cls -> exc, bool: isinstance (cls a class or a tuple of them) */
+	OP_RAISE,        /* arg 0: re-raise the handled exception; 1: exc -> ; 2: exc, cause -> */
 	OP_COUNT
 };
 
@@ -252,6 +315,71 @@ struct vm_program {
 
 void vm_code_destroy(struct vm_code *c);
 
+/* ---- processes and threads (vm.c; vm_bare.c runs threads too: a field added here may need
+ * setting there as well) ---- */
+
+#define VM_MAX_DEPTH 1000   /* frames: RecursionError beyond */
+#define VM_RECORDS 16       /* operands of an expectation remembered for its detail */
+
+struct vm_proc {
+	struct vm_program *prog;
+	struct value *globals;
+	struct value **defaults; /* per function: its default values, set by MAKE_FUNC */
+	uint64_t rng[4];
+	bool shared;
+	struct vm_memo *fork_memo; /* from vm_proc_fork to vm_thread_fork: keeps aliasing */
+	vm_access_fn access;       /* told of every read and write of a global, or NULL */
+	int breaker;               /* where the eval breaker is checked: 0 (no GIL), 1 before
+	                            * every instruction, 2 at calls and backward jumps */
+	void *access_ctx;
+};
+
+struct frame {
+	const struct vm_code *code;
+	uint32_t pc;
+	int base; /* stack index of local 0 */
+};
+
+enum tstatus { T_READY, T_WAIT, T_RAISED, T_FAILED, T_EXIT, T_ERROR };
+
+/* A try block (exc is V_NONE: where its handler is and the stack depth to cut back to) or an
+ * except block (exc: the exception its handler is handling). Blocks belong to a frame; the
+ * compiler pops them before a return, so a frame returns with none of its own left. */
+struct block {
+	uint32_t handler;
+	int sp;
+	int frame;
+	struct value exc;
+};
+
+struct vm_thread {
+	struct vm_proc *proc;
+	void *user;      /* the caller's (the kernel's task) */
+	bool at_breaker; /* the last VM_YIELD stopped at an eval-breaker check point */
+	uint64_t instructions; /* executed since vm_thread_take_instructions last asked */
+	bool discard;    /* the pending call is a statement (obj.x = v, obj[i] = v): its
+	                  * answer is not pushed */
+	int64_t horizon; /* shared globals may be touched while the cost stays below this */
+	struct value *stack;
+	int sp, cap;
+	struct frame *frames;
+	int nframes, fcap;
+	struct block *blocks;
+	int nblocks, cblocks;
+	struct value raised; /* T_RAISED: what vm_raise raised, thrown at the next vm_run */
+	enum tstatus status;
+	struct value pend[2 * VM_MAX_ARGS + 2]; /* what a pending call's argv borrows */
+	int npend;
+	int call_line, call_col;
+	struct diag *err;   /* made when the thread fails: most threads never do */
+	struct value result;
+	int expect; /* expectation index, -1 otherwise */
+	struct value rec[VM_RECORDS];
+	int nrec;
+	char *detail;       /* made for a failed expectation */
+};
+
+
 /* ---- built-ins ---- */
 enum vm_builtin_id {
 	BI_PRINT, BI_RANGE, BI_LEN, BI_STR, BI_REPR, BI_INT, BI_FLOAT, BI_BOOL, BI_ABS, BI_MIN,
@@ -269,6 +397,7 @@ enum vm_builtin_id {
 	BI_PPEXECUTOR, BI_TPEXECUTOR, BI_AS_COMPLETED,
 	BI_SIMPLEQUEUE, BI_JQUEUE,
 	BI_SP_DEFINE, BI_SP_CALL, BI_SP_RUN, BI_SP_POPEN, BI_OPEN,
+	BI_MANAGER, BI_MGR_REGISTER,
 	BI_COUNT
 };
 
@@ -283,11 +412,17 @@ extern const struct vm_builtin vm_builtins[BI_COUNT];
 
 enum vm_module_id {
 	M_OS, M_TIME, M_RANDOM, M_SYS, M_MULTIPROCESSING, M_THREADING, M_QUEUE, M_MP_POOL,
-	M_MP_DUMMY, M_ASYNCIO, M_FUTURES, M_SUBPROCESS, M_COUNT
+	M_MP_DUMMY, M_ASYNCIO, M_FUTURES, M_SUBPROCESS, M_MP_MANAGERS, M_COUNT
 };
 extern const char *const vm_module_names[M_COUNT];
-/* Resolves module.attr to a value (a builtin or a constant); false when not modelled. */
+/* Resolves module.attr to a value (a builtin, an exception class or a constant); false when
+ * not modelled. */
 bool vm_module_attr(int module, const char *attr, struct value *out);
+/* Resolves an attribute of a built-in class (BaseManager.register) to a builtin; false when
+ * there is none. */
+bool vm_class_attr(int bid, const char *attr, struct value *out);
+/* The exception class of that bare name (ValueError, Exception, ...), or -1. */
+int vm_exc_builtin(const char *name);
 /* Checks an argument count against a builtin; fills msg and returns false when wrong. */
 bool vm_builtin_check(int bid, int argc, const char **kwn, int kwc, char *msg, size_t size);
 /* Checks a call of a user function (params, ndefaults) against positional and keyword

@@ -21,7 +21,9 @@
 	X(sched) \
 	X(viz) \
 	X(real) \
-	X(aio)
+	X(aio) \
+	X(net) \
+	X(profile)
 
 #define DECLARE_SUITE(name) Suite *name##_suite(void);
 SUITES(DECLARE_SUITE)

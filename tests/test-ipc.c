@@ -137,17 +137,48 @@ START_TEST(pool_fifth_task_waits)
 	struct run r;
 	run_text(&r, text, NULL);
 	output_of(r.tr, out, sizeof out);
-	/* the pool forks four workers (4 x 400 us of the parent) and they start at once */
-	ck_assert_str_eq(out, "run 1 1001 1.6ms|run 2 1002 1.6ms|run 3 1003 1.6ms|run 4 1004 1.6ms|"
-			      "run 1 1001 1.0016s");
-	ck_assert_int_eq(r.m->makespan_ns, 4001600000LL);
+	/* the pool forks four workers (4 x 400 us of the parent) and each gets its task through
+	 * the task queue: handoff (50 us) + 2 ns a byte of the pickled (d,) (repr "(1,)" is 4
+	 * characters + 15 = 19 bytes: 38 ns), so all four start at 1.650038 ms; worker 1001 is
+	 * free at 1.001650038 s and gets the fifth the same way, 50.038 us later */
+	ck_assert_str_eq(out, "run 1 1001 1.650038ms|run 2 1002 1.650038ms|run 3 1003 1.650038ms|"
+			      "run 4 1004 1.650038ms|run 1 1001 1.001700076s");
+	ck_assert_int_eq(r.m->makespan_ns, 4001650038LL);
 	run_free(&r);
 
 	snprintf(text, sizeof text, prog, 5);
 	run_text(&r, text, NULL);
 	output_of(r.tr, out, sizeof out);
-	ck_assert_str_eq(out, "run 1 1001 2ms|run 2 1002 2ms|run 3 1003 2ms|run 4 1004 2ms|"
-			      "run 1 1005 2ms");
+	ck_assert_str_eq(out, "run 1 1001 2.050038ms|run 2 1002 2.050038ms|run 3 1003 2.050038ms|"
+			      "run 4 1004 2.050038ms|run 1 1005 2.050038ms");
+	run_free(&r);
+}
+END_TEST
+
+/* A task and its result each cross the pool's pipe: handoff (50 us) + 2 ns a pickled byte.
+ * apply(f, (7,)): the task "(7,)" is 4 + 15 = 19 bytes (50.038 us), the result 49 is
+ * 2 + 15 = 17 bytes (50.034 us): the caller has it at 100.072 us. A ThreadPool's queues
+ * cost nothing. */
+START_TEST(pool_handoffs_cost)
+{
+	static const char prog[] =
+		"machine cores=2 cs=0ns fork=0ns thread=0ns\n"
+		"from multiprocessing.pool import Pool, ThreadPool\n"
+		"def f(x):\n"
+		"    return x * x\n"
+		"p = %s(1)\n"
+		"print(p.apply(f, (7,)), now)\n";
+	char text[512], out[256];
+	struct run r;
+	snprintf(text, sizeof text, prog, "Pool");
+	run_text(&r, text, NULL);
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, "49 100.072us");
+	run_free(&r);
+	snprintf(text, sizeof text, prog, "ThreadPool");
+	run_text(&r, text, NULL);
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, "49 0s");
 	run_free(&r);
 }
 END_TEST
@@ -300,7 +331,7 @@ START_TEST(pool_imap_chunks_initializer)
 	 * worker 1 95 -> 125 ms. */
 	struct run r;
 	run_text(&r,
-		 "machine cores=2 cs=0ns fork=0ns\n"
+		 "machine cores=2 cs=0ns fork=0ns handoff=0ns\n" /* free hand-offs: chunks and order */
 		 "from multiprocessing import Pool\n"
 		 "import os\n"
 		 "def f(x):\n"
@@ -327,7 +358,7 @@ START_TEST(pool_imap_chunks_initializer)
 	/* the default chunksize is ceil(10 / (4 x 2)) = 2: five chunks of 20 ms on two workers
 	 * end at 60 ms (worker 1 runs three); chunksize=1 spreads the ten calls 5 + 5: 50 ms */
 	static const char prog[] =
-		"machine cores=2 cs=0ns fork=0ns\n"
+		"machine cores=2 cs=0ns fork=0ns handoff=0ns\n"
 		"import multiprocessing as mp\n"
 		"def g(x):\n"
 		"    sleep(10ms)\n"
@@ -355,7 +386,7 @@ START_TEST(futures_executors)
 	 * rounds (90 -> 110 ms). result(timeout=0.05) on a 100 ms call raises at 160 ms. */
 	struct run r;
 	run_text(&r,
-		 "machine cores=4 cs=0ns fork=0ns thread=0ns\n"
+		 "machine cores=4 cs=0ns fork=0ns thread=0ns handoff=0ns\n"
 		 "import concurrent.futures\n"
 		 "from concurrent.futures import ThreadPoolExecutor, as_completed\n"
 		 "def f(x):\n"
@@ -442,7 +473,7 @@ START_TEST(pool_chunk_error)
 	 * completes, with no uncaught exception in a worker. */
 	struct run r;
 	run_text(&r,
-		 "machine cores=2 cs=0ns fork=0ns\n"
+		 "machine cores=2 cs=0ns fork=0ns handoff=0ns\n"
 		 "from multiprocessing import Pool\n"
 		 "def f(x):\n"
 		 "    sleep(10ms)\n"
@@ -567,6 +598,18 @@ static void raises_at(const char *prog, const char *want)
 	run_free(&r);
 }
 
+/* The run completes, and its printed lines joined by '|' are want. */
+static void completes_with(const char *prog, const char *want)
+{
+	struct run r;
+	char out[1024];
+	run_text(&r, prog, NULL);
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, want);
+	ck_assert_msg(r.tr->end == END_COMPLETED, "%s", r.tr->end_msg);
+	run_free(&r);
+}
+
 START_TEST(closed_objects_raise)
 {
 	/* what CPython raises: Queue._check_closed's ValueError, a closed Connection's (and a
@@ -620,6 +663,239 @@ START_TEST(closed_objects_raise)
 }
 END_TEST
 
+/* Bounded queues: Queue(2) (also JoinableQueue(2), and queue.Queue(2) between threads), a
+ * producer putting five items at once and a consumer taking one a second. Moving bytes takes
+ * no time and machine cs=0 fork=thread=0, so: puts 0 and 1 return at 0 (qsize 1, then 2 =
+ * maxsize: full); put 2 waits until the consumer's first get() at 1 s releases a place, put 3
+ * until the get at 2 s, put 4 until 3 s; the consumer prints each item after its get, just
+ * before the woken producer prints. */
+static const char bounded_prog[] =
+	"machine cores=2 cs=0ns fork=0ns thread=0ns\n"
+	"%s\n"
+	"def consumer(q):\n"
+	"    for i in range(5):\n"
+	"        sleep(1)\n"
+	"        print('got', q.get(), now)\n"
+	"q = %s(2)\n"
+	"c = %s(target=consumer, args=(q,))\n"
+	"c.start()\n"
+	"for i in range(5):\n"
+	"    q.put(i)\n"
+	"    print('put', i, now, q.qsize(), q.full())\n"
+	"c.join()\n"
+	"print(q.qsize(), q.full(), q.empty())\n";
+
+static const char bounded_want[] =
+	"put 0 0s 1 False|put 1 0s 2 True|got 0 1s|put 2 1s 2 True|got 1 2s|put 3 2s 2 True|"
+	"got 2 3s|put 4 3s 2 True|got 3 4s|got 4 5s|0 False True";
+
+START_TEST(bounded_queue_put_waits)
+{
+	static const char *const kinds[][3] = {
+		{"from multiprocessing import Process, Queue", "Queue", "Process"},
+		{"from multiprocessing import Process, JoinableQueue", "JoinableQueue", "Process"},
+		{"import queue\nfrom threading import Thread", "queue.Queue", "Thread"},
+	};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		char text[1024], out[512];
+		snprintf(text, sizeof text, bounded_prog, kinds[i][0], kinds[i][1], kinds[i][2]);
+		struct run r;
+		run_text(&r, text, NULL);
+		output_of(r.tr, out, sizeof out);
+		ck_assert_msg(strcmp(out, bounded_want) == 0, "%s: %s", kinds[i][1], out);
+		ck_assert_int_eq(r.tr->end, END_COMPLETED);
+		/* the producer waited 1 s in each of puts 2, 3 and 4 (its join() waited 2 s) */
+		ck_assert_int_eq(tm(&r, "MainThread")->end_ns, 5000 * MS);
+		run_free(&r);
+	}
+}
+END_TEST
+
+/* put(x, timeout=0.5) on a full queue raises queue.Full at 0.5 s (also positionally,
+ * put(x, True, 0.5)); put_nowait() and put(x, False) raise at once; a put() whose timeout
+ * has not run out when a get() makes room returns then: the other process's get() at 0.3 s. */
+START_TEST(bounded_queue_full_raises)
+{
+	static const char prog[] =
+		"machine cores=2 cs=0ns fork=0ns\n"
+		"%s\n"
+		"q = %s(1)\n"
+		"q.put('a')\n"
+		"print(q.full(), now)\n"
+		"%s\n";
+	static const char *const kinds[][2] = {
+		{"from multiprocessing import Queue", "Queue"},
+		{"from multiprocessing import JoinableQueue", "JoinableQueue"},
+		{"import queue", "queue.Queue"},
+	};
+	static const struct {
+		const char *put;
+		int64_t at;
+		const char *msg;
+	} cases[] = {
+		{"q.put('b', timeout=0.5)", 500 * MS, "the wait timed out"},
+		{"q.put('b', True, 0.5)", 500 * MS, "the wait timed out"},
+		{"q.put('b', timeout=250ms)", 250 * MS, "the wait timed out"},
+		{"q.put_nowait('b')", 0, "the queue is full"},
+		{"q.put('b', False)", 0, "the queue is full"},
+		{"q.put('b', block=False, timeout=5)", 0, "the queue is full"},
+	};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		for (size_t j = 0; j < sizeof cases / sizeof cases[0]; j++) {
+			char text[512], want[128], out[64];
+			snprintf(text, sizeof text, prog, kinds[i][0], kinds[i][1], cases[j].put);
+			struct run r;
+			run_text(&r, text, NULL);
+			output_of(r.tr, out, sizeof out);
+			ck_assert_str_eq(out, "True 0s");
+			ck_assert_int_eq(r.tr->end, END_ERROR);
+			snprintf(want, sizeof want, "test.slice:6:1: error: queue.Full: %s", cases[j].msg);
+			ck_assert_msg(strstr(r.tr->end_msg, want), "%s / %s: %s", kinds[i][1],
+				      cases[j].put, r.tr->end_msg);
+			ck_assert_int_eq(r.m->makespan_ns, cases[j].at);
+			run_free(&r);
+		}
+
+	/* caught where Python catches it, the run goes on from the instant it was raised */
+	completes_with("machine cs=0ns\n"
+		 "import queue\n"
+		 "from multiprocessing import Queue\n"
+		 "q = Queue(1)\n"
+		 "t = queue.Queue(1)\n"
+		 "for x in [q, t]:\n"
+		 "    x.put(1)\n"
+		 "    try:\n"
+		 "        x.put(2, timeout=0.5)\n"
+		 "    except queue.Full:\n"
+		 "        print('full at', now, x.qsize())\n",
+		 "full at 500ms 1|full at 1s 1");
+	completes_with("machine cores=2 cs=0ns fork=0ns\n"
+		 "from multiprocessing import Process, Queue\n"
+		 "def taker(q):\n"
+		 "    sleep(0.3)\n"
+		 "    q.get()\n"
+		 "q = Queue(1)\n"
+		 "q.put('a')\n"
+		 "p = Process(target=taker, args=(q,))\n"
+		 "p.start()\n"
+		 "q.put('b', timeout=0.5)\n"
+		 "print('in', now, q.qsize())\n"
+		 "p.join()\n",
+		 "in 300ms 1");
+}
+END_TEST
+
+/* Blocked puts are served first come, first served: P1 blocks at 10 ms, P2 at 20 ms; the
+ * get at 100 ms lets P1's 'a' in, the one at 200 ms P2's 'b' (which the main thread, going
+ * on at once, gets before P2 prints). The items in the feeder count
+ * as CPython's semaphore counts them: a 100000-character item, 34477 of its 100013 bytes
+ * still in the feeder (the 65536-byte pipe is full), fills Queue(1); the next put() waits
+ * until drain()'s get() at 1.2 s has taken the whole item. */
+START_TEST(bounded_queue_fifo_and_feeder)
+{
+	completes_with("machine cores=4 cs=0ns fork=0ns\n"
+		 "from multiprocessing import Process, Queue\n"
+		 "def producer(q, d, x):\n"
+		 "    sleep(d)\n"
+		 "    q.put(x)\n"
+		 "    print('in', x, now)\n"
+		 "q = Queue(1)\n"
+		 "q.put('m')\n"
+		 "p1 = Process(target=producer, args=(q, 10ms, 'a'))\n"
+		 "p2 = Process(target=producer, args=(q, 20ms, 'b'))\n"
+		 "p1.start()\n"
+		 "p2.start()\n"
+		 "sleep(100ms)\n"
+		 "x = q.get()\n"
+		 "sleep(100ms)\n"
+		 "y = q.get()\n"
+		 "z = q.get()\n"
+		 "print(x, y, z, now)\n"
+		 "p1.join()\n"
+		 "p2.join()\n"
+		 "def drain(q):\n"
+		 "    sleep(1)\n"
+		 "    print(len(q.get()), q.get(), now)\n"
+		 "big = Queue(1)\n"
+		 "big.put('X' * 100000)\n"
+		 "print(big.qsize(), big.full(), big.empty())\n"
+		 "d = Process(target=drain, args=(big,))\n"
+		 "d.start()\n"
+		 "big.put('y')\n"
+		 "print('y in', now)\n"
+		 "d.join()\n",
+		 "in a 100ms|m a b 200ms|in b 200ms|1 True False|100000 y 1.2s|y in 1.2s");
+}
+END_TEST
+
+/* With everyone blocked, a put() waiting for room ends the run as all-blocked, naming the
+ * put's line (no single thread holds the room: it is no wait-for edge). */
+START_TEST(bounded_queue_deadlock)
+{
+	static const char *const kinds[][2] = {
+		{"from multiprocessing import JoinableQueue", "JoinableQueue"},
+		{"import queue", "queue.Queue"},
+	};
+	for (size_t i = 0; i < 2; i++) {
+		char text[256];
+		snprintf(text, sizeof text,
+			 "machine cores=1\n"
+			 "%s\n"
+			 "q = %s(maxsize=1)\n"
+			 "q.put('a')\n"
+			 "q.put('b')\n",
+			 kinds[i][0], kinds[i][1]);
+		struct run r;
+		run_text(&r, text, NULL);
+		ck_assert_int_eq(r.tr->end, END_DEADLOCK);
+		ck_assert_str_eq(r.tr->deadlock_kind, "all-blocked");
+		ck_assert_msg(strstr(r.tr->end_msg, "MainThread (pid 1000): waits in q.put() at line 5 for "
+						    "room (q is full: maxsize 1)"),
+			      "%s", r.tr->end_msg);
+		run_free(&r);
+	}
+}
+END_TEST
+
+/* Bad maxsize, as CPython: multiprocessing's Queue.__init__ compares maxsize <= 0 and its
+ * BoundedSemaphore wants an int; queue.Queue keeps any maxsize and its put() compares
+ * maxsize > 0 (full(): 0 < maxsize). maxsize <= 0 is unbounded; a float bound n >= 1.5
+ * holds from 2 items. A closed queue's put() raises ValueError before it looks for room. */
+START_TEST(bounded_queue_bad_input)
+{
+	raises_at("from multiprocessing import Queue\nq = Queue(maxsize='x')\n",
+		  "test.slice:2:5: error: TypeError: '<=' not supported between instances of 'str' and 'int'");
+	raises_at("from multiprocessing import JoinableQueue\nq = JoinableQueue(None)\n",
+		  "test.slice:2:5: error: TypeError: '<=' not supported between instances of 'NoneType' "
+		  "and 'int'");
+	raises_at("from multiprocessing import Queue\nq = Queue(2.5)\n",
+		  "test.slice:2:5: error: TypeError: 'float' object cannot be interpreted as an integer");
+	raises_at("import queue\nq = queue.Queue('x')\nprint(q.qsize(), q.empty())\nq.put(1)\n",
+		  "test.slice:4:1: error: TypeError: '>' not supported between instances of 'str' and 'int'");
+	raises_at("import queue\nq = queue.Queue('x')\nq.full()\n",
+		  "test.slice:3:1: error: TypeError: '<' not supported between instances of 'int' and 'str'");
+	raises_at("import queue\nq = queue.Queue(1)\nq.put(1)\nq.put(2, timeout=-1)\n",
+		  "test.slice:4:1: error: ValueError: 'timeout' must be a non-negative number");
+	raises_at("from multiprocessing import Queue\nq = Queue(1)\nq.put(1)\nq.close()\n"
+		  "q.put_nowait(2)\n",
+		  "test.slice:5:1: error: ValueError: Queue q is closed");
+
+	completes_with("import queue\n"
+		 "from multiprocessing import Queue\n"
+		 "a = Queue(0)\n"
+		 "b = Queue(-3)\n"
+		 "c = queue.Queue(1.5)\n"
+		 "for i in range(3):\n"
+		 "    a.put(i)\n"
+		 "    b.put(i)\n"
+		 "c.put(1)\n"
+		 "f1 = c.full()\n"
+		 "c.put(2)\n"
+		 "print(a.full(), b.full(), a.qsize(), f1, c.full(), c.qsize())\n",
+		 "False False 3 False True 2");
+}
+END_TEST
+
 /* External commands: fork+exec costs the machine's fork cost (1 ms here), burnt by the
  * caller; the command runs 2 ms of CPU and 5 ms of I/O, so each takes 8 ms from its call.
  * call() at 0 -> 8 ms; run() 8 -> 16 ms; Popen() returns at 17 ms, and the command waits for
@@ -656,6 +932,103 @@ START_TEST(subprocess_call_run_popen)
 	raises_at("machine cores=1\nimport subprocess\nprint('x')\nr = subprocess.call(['nslookup'])\n",
 		  "test.slice:4:5: error: FileNotFoundError: [Errno 2] No such file or directory: "
 		  "'nslookup'");
+}
+END_TEST
+
+/* terminate(), kill(), send_signal() and stderr. fork=1ms, cs=0: each command starts 1 ms
+ * after its Popen/run. p (started 0 -> 1 ms) prints into its stdout pipe and sleeps; at 6 ms
+ * signal 0 does nothing, terminate() ends it: returncode -15 at once, wait() returns it, and
+ * terminate() and kill() on the ended command do nothing (as CPython's send_signal after
+ * poll()); communicate() gives what it had printed. q (6 -> 7 ms, killed at 8 ms): -9; s
+ * (8 -> 9 ms, SIGINT at 10 ms): -2. `bad` returns (2, text): its stderr. Into pipes
+ * (communicate at 11 ms; run with capture_output 12 ms); stderr=STDOUT after its stdout
+ * (13 ms); without pipes, its lines are the program's output (14 ms). `die` returns a str,
+ * as exit('fatal: gone') does: 1, the text and a newline to stderr (15 ms); `bad` with both
+ * streams to DEVNULL prints nothing (16 ms). w waits for its stdin and is killed (17 ms): communicate() writes into
+ * the dead pipe and returns (None, None). */
+START_TEST(subprocess_signals_and_stderr)
+{
+	struct run r;
+	run_text(&r,
+		 "machine cores=2 cs=0ns fork=1ms\n"
+		 "import subprocess\n"
+		 "def server(args, stdin):\n"
+		 "    print('serving', args[1])\n"
+		 "    sleep(10)\n"
+		 "def bad(args, stdin):\n"
+		 "    print('partial')\n"
+		 "    return (2, 'bad: no such option\\nusage: bad [-x]\\n')\n"
+		 "def die(args, stdin):\n"
+		 "    return 'fatal: gone'\n"
+		 "subprocess.define('server', server)\n"
+		 "subprocess.define('bad', bad)\n"
+		 "subprocess.define('die', die)\n"
+		 "p = subprocess.Popen(['server', 'p'], stdout=subprocess.PIPE)\n"
+		 "sleep(5ms)\n"
+		 "p.send_signal(0)\n"
+		 "print('poll', p.poll(), now)\n"
+		 "p.terminate()\n"
+		 "print('terminated', p.returncode, p.wait(), now)\n"
+		 "p.terminate()\n"
+		 "p.kill()\n"
+		 "out, err = p.communicate()\n"
+		 "print(repr(out), err, p.returncode)\n"
+		 "q = subprocess.Popen(['server', 'q'])\n"
+		 "sleep(1ms)\n"
+		 "q.kill()\n"
+		 "print('killed', q.wait(), now)\n"
+		 "s = subprocess.Popen(['server', 's'])\n"
+		 "sleep(1ms)\n"
+		 "s.send_signal(2)\n"
+		 "print('int', s.wait(), now)\n"
+		 "out, err = subprocess.Popen(['bad'], stdout=subprocess.PIPE, "
+		 "stderr=subprocess.PIPE).communicate()\n"
+		 "print(repr(out), repr(err), now)\n"
+		 "r = subprocess.run(['bad'], capture_output=True)\n"
+		 "print(r.returncode, repr(r.stdout), repr(r.stderr), now)\n"
+		 "r = subprocess.run(['bad'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)\n"
+		 "print(r.returncode, repr(r.stdout), r.stderr)\n"
+		 "r = subprocess.run(['bad'])\n"
+		 "print(r.returncode, r.stdout, r.stderr, now)\n"
+		 "r = subprocess.run(['die'], stderr=subprocess.PIPE)\n"
+		 "print(r.returncode, repr(r.stderr))\n"
+		 "r = subprocess.run(['bad'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+		 "print(r.returncode, r.stderr, now)\n"
+		 "w = subprocess.Popen(['server', 'w'], stdin=subprocess.PIPE)\n"
+		 "w.kill()\n"
+		 "out, err = w.communicate('late')\n"
+		 "print(out, err, w.returncode, now)\n",
+		 NULL);
+	char out[1024];
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out,
+			 "poll None 6ms|terminated -15 -15 6ms|'serving p\\n' None -15|serving q|"
+			 "killed -9 8ms|serving s|int -2 10ms|"
+			 "'partial\\n' 'bad: no such option\\nusage: bad [-x]\\n' 11ms|"
+			 "2 'partial\\n' 'bad: no such option\\nusage: bad [-x]\\n' 12ms|"
+			 "2 'partial\\nbad: no such option\\nusage: bad [-x]\\n' None|"
+			 "partial|bad: no such option|usage: bad [-x]|2 None None 14ms|"
+			 "1 'fatal: gone\\n'|2 None 16ms|None None -9 17ms");
+	ck_assert_int_eq(r.tr->end, END_COMPLETED);
+	ck_assert_int_eq(r.m->makespan_ns, 17 * MS);
+	run_free(&r);
+
+	static const char bad[] =
+		"machine cores=1\n"
+		"import subprocess\n"
+		"def cmd(args, stdin):\n"
+		"    sleep(1)\n"
+		"subprocess.define('cmd', cmd)\n"
+		"%s\n";
+	char text[512];
+	snprintf(text, sizeof text, bad, "p = subprocess.Popen(['cmd'])\np.send_signal('x')");
+	raises_at(text, "test.slice:7:1: error: TypeError: send_signal() takes a signal number");
+	snprintf(text, sizeof text, bad, "p = subprocess.Popen(['cmd'])\np.send_signal(99)");
+	raises_at(text, "test.slice:7:1: error: OSError: [Errno 22] Invalid argument");
+	snprintf(text, sizeof text, bad,
+		 "r = subprocess.run(['cmd'], capture_output=True, stderr=subprocess.PIPE)");
+	raises_at(text, "test.slice:6:5: error: ValueError: stdout and stderr arguments may not be "
+			"used with capture_output.");
 }
 END_TEST
 
@@ -711,6 +1084,7 @@ Suite *ipc_suite(void)
 	tcase_add_test(tc, join_deadlock_by_size);
 	tcase_add_test(tc, pipe_fill_counter);
 	tcase_add_test(tc, pool_fifth_task_waits);
+	tcase_add_test(tc, pool_handoffs_cost);
 	tcase_add_test(tc, pool_map_and_errors);
 	tcase_add_test(tc, get_timeouts);
 	tcase_add_test(tc, shared_value_races_across_processes);
@@ -723,7 +1097,13 @@ Suite *ipc_suite(void)
 	tcase_add_test(tc, joinable_queue_task_done);
 	tcase_add_test(tc, closed_objects_raise);
 	tcase_add_test(tc, join_deadlock_other_reader);
+	tcase_add_test(tc, bounded_queue_put_waits);
+	tcase_add_test(tc, bounded_queue_full_raises);
+	tcase_add_test(tc, bounded_queue_fifo_and_feeder);
+	tcase_add_test(tc, bounded_queue_deadlock);
+	tcase_add_test(tc, bounded_queue_bad_input);
 	tcase_add_test(tc, subprocess_call_run_popen);
+	tcase_add_test(tc, subprocess_signals_and_stderr);
 	tcase_add_test(tc, files_shared_offset_across_fork);
 	suite_add_tcase(s, tc);
 	return s;

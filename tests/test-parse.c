@@ -213,7 +213,8 @@ static void dump(struct out *o, const struct ast_node *n)
 		put(o, ")");
 		break;
 	case AST_DEF:
-		put(o, "(def %s (", n->str);
+	case AST_LAMBDA:
+		put(o, n->kind == AST_DEF ? "(def %s (" : "(lambda (", n->str);
 		for (int i = 0; i < n->params.n; i++) {
 			int d = i - (n->params.n - n->items2.n);
 			put(o, "%s%s", i ? " " : "", n->params.v[i]);
@@ -221,6 +222,59 @@ static void dump(struct out *o, const struct ast_node *n)
 				put(o, "=");
 				dump(o, n->items2.v[d]);
 			}
+		}
+		put(o, ") ");
+		if (n->kind == AST_LAMBDA)
+			dump(o, n->a);
+		else
+			dump_list(o, &n->items);
+		put(o, ")");
+		break;
+	case AST_TRY:
+		put(o, "(try ");
+		dump_list(o, &n->items);
+		for (int i = 0; i < n->items2.n; i++) {
+			const struct ast_node *h = n->items2.v[i];
+			put(o, " (except ");
+			if (h->a)
+				dump(o, h->a);
+			else
+				put(o, "*");
+			if (h->str)
+				put(o, " as %s", h->str);
+			put(o, " ");
+			dump_list(o, &h->items);
+			put(o, ")");
+		}
+		if (n->a) {
+			put(o, " (else ");
+			dump_list(o, &n->a->items);
+			put(o, ")");
+		}
+		if (n->b) {
+			put(o, " (finally ");
+			dump_list(o, &n->b->items);
+			put(o, ")");
+		}
+		put(o, ")");
+		break;
+	case AST_RAISE:
+		put(o, "(raise");
+		if (n->a) {
+			put(o, " ");
+			dump(o, n->a);
+		}
+		if (n->b) {
+			put(o, " from ");
+			dump(o, n->b);
+		}
+		put(o, ")");
+		break;
+	case AST_CLASS:
+		put(o, "(class %s (", n->str);
+		for (int i = 0; i < n->items2.n; i++) {
+			put(o, "%s", i ? " " : "");
+			dump(o, n->items2.v[i]);
 		}
 		put(o, ") ");
 		dump_list(o, &n->items);
@@ -521,6 +575,37 @@ START_TEST(functions_and_loops)
 }
 END_TEST
 
+START_TEST(exceptions_lambdas_classes)
+{
+	check_tree("try:\n"
+		   "    x = 1\n"
+		   "except (ValueError, queue.Empty) as e:\n"
+		   "    raise\n"
+		   "except KeyError:\n"
+		   "    raise TypeError('t') from e\n"
+		   "except:\n"
+		   "    pass\n"
+		   "else:\n"
+		   "    y = 2\n"
+		   "finally:\n"
+		   "    z = 3\n",
+		   "(try ((= x 1)) (except (tuple ValueError (. queue Empty)) as e ((raise))) "
+		   "(except KeyError ((raise (call TypeError \"t\") from e))) (except * (pass)) "
+		   "(else ((= y 2))) (finally ((= z 3))))\n");
+	check_tree("try: f()\nfinally: g()\n", "(try ((expr (call f))) (finally ((expr (call g)))))\n");
+	check_tree("if x: raise E\n", "(if x ((raise E)) ())\n");
+	check_tree("f = lambda: 0\ng = lambda a, b=1: a + b\nh = lambda x: lambda y: x if y else 1, 2\n",
+		   "(= f (lambda () 0))\n(= g (lambda (a b=1) (+ a b)))\n"
+		   "(= h (tuple (lambda (x) (lambda (y) (ifexp x y 1))) 2))\n");
+	check_tree("sorted(l, key=lambda p: p[1])\n",
+		   "(expr (call sorted l (= key (lambda (p) ([] p 1)))))\n");
+	check_tree("class QM(BaseManager): pass\nclass P(mp.Process):\n    '''doc'''\n    pass\n",
+		   "(class QM (BaseManager) (pass))\n(class P ((. mp Process)) ((expr \"doc\") pass))\n");
+	/* bytes are str: b'', rb'' and bytes strings joined */
+	check_tree("x = b'ab\\x41', rb'\\n', B'a' b\"c\"\n", "(= x (tuple \"abA\" \"\\n\" \"ac\"))\n");
+}
+END_TEST
+
 START_TEST(assignments)
 {
 	check_tree("a, b = b, a\nx = y = 0\n", "(= (tuple a b) (tuple b a))\n(= x y 0)\n");
@@ -663,10 +748,102 @@ static const struct bad_case bad_cases[] = {
 	 "t.slice:1:5: error: unterminated string\n"
 	 "    x = 'abc\n"
 	 "        ^\n"},
-	{"class A:\n    pass\n", 0,
-	 "t.slice:1:1: error: 'class' is not part of the scenario language yet\n"
-	 "    class A:\n"
+	{"nonlocal x\n", 0,
+	 "t.slice:1:1: error: 'nonlocal' is not part of the scenario language yet\n"
+	 "    nonlocal x\n"
 	 "    ^\n"},
+	{"try:\n    pass\nx = 1\n", 0,
+	 "t.slice:3:1: error: expected 'except' or 'finally' block, found name 'x'\n"
+	 "    x = 1\n"
+	 "    ^\n"},
+	{"try:\n    pass\nelse:\n    pass\n", 0,
+	 "t.slice:3:1: error: expected 'except' or 'finally' block, found keyword 'else'\n"
+	 "    else:\n"
+	 "    ^\n"},
+	{"x = 1\nexcept ValueError:\n    pass\n", 0,
+	 "t.slice:2:1: error: 'except' without a matching 'try'\n"
+	 "    except ValueError:\n"
+	 "    ^\n"},
+	{"finally:\n    pass\n", 0,
+	 "t.slice:1:1: error: 'finally' without a matching 'try'\n"
+	 "    finally:\n"
+	 "    ^\n"},
+	{"try:\n    pass\nexcept:\n    pass\nexcept ValueError:\n    pass\n", 0,
+	 "t.slice:3:1: error: default 'except:' must be last\n"
+	 "    except:\n"
+	 "    ^\n"},
+	{"try:\n    pass\nexcept A, B:\n    pass\n", 0,
+	 "t.slice:3:8: error: multiple exception types must be parenthesized\n"
+	 "    except A, B:\n"
+	 "           ^\n"},
+	{"try:\n    pass\nexcept E as:\n    pass\n", 0,
+	 "t.slice:3:12: error: expected a name after 'as', found ':'\n"
+	 "    except E as:\n"
+	 "               ^\n"},
+	{"try:\n    pass\nexcept E\n    pass\n", 0,
+	 "t.slice:3:9: error: expected ':' after the 'except' clause, found end of line\n"
+	 "    except E\n"
+	 "            ^\n"},
+	{"try:\n    pass\nexcept* E:\n    pass\n", 0,
+	 "t.slice:3:7: error: 'except*' is not part of the scenario language yet\n"
+	 "    except* E:\n"
+	 "          ^\n"},
+	{"try:\n    pass\nfinally:\n    pass\nelse:\n    pass\n", 0,
+	 "t.slice:5:1: error: 'else' without a matching 'if'\n"
+	 "    else:\n"
+	 "    ^\n"},
+	{"try\n    pass\n", 0,
+	 "t.slice:1:4: error: expected ':' after 'try', found end of line\n"
+	 "    try\n"
+	 "       ^\n"},
+	{"raise ValueError('x'), 1\n", 0,
+	 "t.slice:1:22: error: expected end of line, found ','\n"
+	 "    raise ValueError('x'), 1\n"
+	 "                         ^\n"},
+	{"raise from e\n", 0,
+	 "t.slice:1:7: error: expected an expression, found keyword 'from'\n"
+	 "    raise from e\n"
+	 "          ^\n"},
+	{"f = lambda x x\n", 0,
+	 "t.slice:1:14: error: expected ':' or ',' after a parameter, found name 'x'\n"
+	 "    f = lambda x x\n"
+	 "                 ^\n"},
+	{"f = lambda x, x: 1\n", 0,
+	 "t.slice:1:15: error: duplicate parameter 'x'\n"
+	 "    f = lambda x, x: 1\n"
+	 "                  ^\n"},
+	{"f = lambda *a: 1\n", 0,
+	 "t.slice:1:12: error: '*args' parameters are not part of the scenario language yet\n"
+	 "    f = lambda *a: 1\n"
+	 "               ^\n"},
+	{"f = lambda a=1, b: 1\n", 0,
+	 "t.slice:1:17: error: parameter 'b' without a default follows one with a default\n"
+	 "    f = lambda a=1, b: 1\n"
+	 "                    ^\n"},
+	{"f = lambda: return\n", 0,
+	 "t.slice:1:13: error: expected an expression, found keyword 'return'\n"
+	 "    f = lambda: return\n"
+	 "                ^\n"},
+	{"class (A):\n    pass\n", 0,
+	 "t.slice:1:7: error: expected a class name after 'class', found '('\n"
+	 "    class (A):\n"
+	 "          ^\n"},
+	{"class A(B\n    pass\n", 0,
+	 "t.slice:2:5: error: expected ')' or ',' after a base class, found keyword 'pass'\n"
+	 "        pass\n"
+	 "        ^\n"},
+	{"x = b'caf\xc3\xa9'\n", 0,
+	 "t.slice:1:5: error: bytes can only contain ASCII literal characters\n"
+	 "    x = b'caf\xc3\xa9'\n"
+	 "        ^\n"},
+	{"x = b'a' 'b'\n", 0,
+	 "t.slice:1:5: error: cannot mix bytes and nonbytes literals\n"
+	 "    x = b'a' 'b'\n"
+	 "        ^\n"},
+	{"x = bf'a'\n", 0,
+	 "t.slice:1:7: error: expected end of line, found string 'a'\n"
+	 "    x = bf'a'\n"
+	 "          ^\n"},
 	{"t = 0.5ns\n", 0,
 	 "t.slice:1:5: error: duration 0.5ns is not a whole number of nanoseconds\n"
 	 "    t = 0.5ns\n"
@@ -719,10 +896,10 @@ static const struct bad_case bad_cases[] = {
 	 "t.slice:1:7: error: expected 'in' after the loop variable of 'for', found name 'y'\n"
 	 "    for x y:\n"
 	 "          ^\n"},
-	{"f = lambda x: x\n", 0,
-	 "t.slice:1:5: error: 'lambda' is not part of the scenario language yet\n"
-	 "    f = lambda x: x\n"
-	 "        ^\n"},
+	{"yield x\n", 0,
+	 "t.slice:1:1: error: 'yield' is not part of the scenario language yet\n"
+	 "    yield x\n"
+	 "    ^\n"},
 	{"x = a if b\n", 0,
 	 "t.slice:1:11: error: expected 'else' in the conditional expression, found end of "
 	 "line\n"
@@ -1022,6 +1199,7 @@ Suite *parse_suite(void)
 	tcase_add_test(tc, indentation);
 	tcase_add_test(tc, line_joining);
 	tcase_add_test(tc, functions_and_loops);
+	tcase_add_test(tc, exceptions_lambdas_classes);
 	tcase_add_test(tc, assignments);
 	tcase_add_test(tc, imports);
 	tcase_add_test(tc, machine_line);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ast.h"
+#include "harness.h"
 #include "suites.h"
 #include "vm.h"
 
@@ -191,6 +192,11 @@ static void fk_answer(struct fk *k, int i, struct vm_call *c)
 	case SYS_SETATTR:
 		snprintf(line, sizeof line, "SETATTR %s = %s\n", c->name,
 			 vm_value_repr(k->prog, c->argv[0], buf, sizeof buf));
+		fk_append(k->sys, sizeof k->sys, line);
+		vm_return(t, vm_none());
+		return;
+	case SYS_NEW:
+		snprintf(line, sizeof line, "NEW %s argc=%d kw=%d\n", c->name, c->argc, c->kwc);
 		fk_append(k->sys, sizeof k->sys, line);
 		vm_return(t, vm_none());
 		return;
@@ -655,6 +661,330 @@ START_TEST(runtime_errors)
 }
 END_TEST
 
+/* ---- exceptions ---- */
+
+START_TEST(try_except_else_finally)
+{
+	/* CPython 3.11 prints the same lines */
+	RUN_OK("def f(x):\n"
+	       "    try:\n"
+	       "        r = 10 // x\n"
+	       "    except ZeroDivisionError as e:\n"
+	       "        print('caught', e)\n"
+	       "        r = -1\n"
+	       "    else:\n"
+	       "        print('no error')\n"
+	       "    finally:\n"
+	       "        print('finally', x)\n"
+	       "    return r\n"
+	       "print(f(2), f(0))\n",
+	       "no error\nfinally 2\ncaught integer division or modulo by zero\nfinally 0\n5 -1\n");
+	/* the hierarchy: LookupError > KeyError, IndexError; a tuple of classes; OSError >
+	 * FileNotFoundError, TimeoutError; Exception > everything here */
+	RUN_OK("for x in [KeyError('k'), IndexError('i'), ZeroDivisionError('z'), ValueError('v'),\n"
+	       "          FileNotFoundError('f'), TimeoutError('t'), RuntimeError('r')]:\n"
+	       "    try:\n"
+	       "        raise x\n"
+	       "    except LookupError as e:\n"
+	       "        print('lookup', repr(e), str(e))\n"
+	       "    except (ArithmeticError, ValueError) as e:\n"
+	       "        print('arith/value', e)\n"
+	       "    except OSError as e:\n"
+	       "        print('os', e, e.args)\n"
+	       "    except Exception as e:\n"
+	       "        print('other', repr(e))\n",
+	       "lookup KeyError('k') 'k'\nlookup IndexError('i') i\narith/value z\narith/value v\n"
+	       "os f ('f',)\nos t ('t',)\nother RuntimeError('r')\n");
+	/* finally on continue, break and return */
+	RUN_OK("def g():\n"
+	       "    for i in range(3):\n"
+	       "        try:\n"
+	       "            if i == 0:\n"
+	       "                continue\n"
+	       "            if i == 2:\n"
+	       "                break\n"
+	       "            print('body', i)\n"
+	       "        finally:\n"
+	       "            print('fin', i)\n"
+	       "    try:\n"
+	       "        return 'r'\n"
+	       "    finally:\n"
+	       "        print('fin-return')\n"
+	       "print(g())\n",
+	       "fin 0\nbody 1\nfin 1\nfin 2\nfin-return\nr\n");
+	/* a return in a finally block replaces the exception; a break in one ends the loop
+	 * around the try, not one inside it */
+	RUN_OK("def h():\n"
+	       "    try:\n"
+	       "        raise ValueError('lost')\n"
+	       "    finally:\n"
+	       "        return 'finally wins'\n"
+	       "print(h())\n"
+	       "for i in range(3):\n"
+	       "    try:\n"
+	       "        for j in range(5):\n"
+	       "            try:\n"
+	       "                break\n"
+	       "            finally:\n"
+	       "                print('inner', i, j)\n"
+	       "    finally:\n"
+	       "        print('outer', i)\n"
+	       "        break\n",
+	       "finally wins\ninner 0 0\nouter 0\n");
+	/* through calls, with a finally on the way; bare raise re-raises the handled one */
+	RUN_OK("def inner():\n"
+	       "    raise ValueError('deep')\n"
+	       "def middle():\n"
+	       "    try:\n"
+	       "        inner()\n"
+	       "    finally:\n"
+	       "        print('middle cleanup')\n"
+	       "try:\n"
+	       "    middle()\n"
+	       "except ValueError as e:\n"
+	       "    print('outer', e, e.args)\n"
+	       "try:\n"
+	       "    try:\n"
+	       "        raise KeyError('a')\n"
+	       "    except KeyError:\n"
+	       "        print('inner')\n"
+	       "        raise\n"
+	       "except Exception as e:\n"
+	       "    print('outer', repr(e))\n",
+	       "middle cleanup\nouter deep ('deep',)\ninner\nouter KeyError('a')\n");
+	/* raising a class makes an instance without arguments; 3.11's multiprocessing
+	 * TimeoutError is not the built-in one */
+	RUN_OK("import queue, multiprocessing\n"
+	       "from queue import Empty\n"
+	       "try:\n"
+	       "    raise queue.Empty\n"
+	       "except Empty as e:\n"
+	       "    print(repr(e), str(e) == '', queue.Empty is Empty, Empty)\n"
+	       "try:\n"
+	       "    raise multiprocessing.TimeoutError('mp')\n"
+	       "except TimeoutError:\n"
+	       "    print('not this: 3.11 has it apart')\n"
+	       "except multiprocessing.ProcessError as e:\n"
+	       "    print('process error', e, multiprocessing.AuthenticationError.__name__)\n"
+	       "try:\n"
+	       "    raise ValueError('a', 1)\n"
+	       "except ValueError as e:\n"
+	       "    print(str(e), repr(e))\n",
+	       "Empty() True True <class 'queue.Empty'>\nprocess error mp AuthenticationError\n"
+	       "('a', 1) ValueError('a', 1)\n");
+	/* an error inside a handler replaces the one handled; the VM's own errors are caught */
+	RUN_OK("def f(l):\n"
+	       "    try:\n"
+	       "        return l[5]\n"
+	       "    except IndexError:\n"
+	       "        return int('x')\n"
+	       "try:\n"
+	       "    f([1])\n"
+	       "except ValueError as e:\n"
+	       "    print(e)\n",
+	       "invalid literal for int() with base 10: 'x'\n");
+	/* a forked child has its parent's try blocks */
+	RUN_OK("import os\n"
+	       "try:\n"
+	       "    pid = os.fork()\n"
+	       "    if pid == 0:\n"
+	       "        raise ValueError('child')\n"
+	       "    print('parent')\n"
+	       "except ValueError as e:\n"
+	       "    print('caught in the', e)\n",
+	       "parent\ncaught in the child\n");
+	/* the name bound by `as` is unbound after the clause, as in Python 3 */
+	RUN_ERR("try:\n    raise ValueError('a')\nexcept ValueError as e:\n    pass\nprint(e)\n",
+		"t.slice:5:7: NameError: name 'e' is not defined");
+}
+END_TEST
+
+START_TEST(uncaught_exceptions)
+{
+	RUN_ERR("raise ValueError('x')\n", "t.slice:1:1: ValueError: x");
+	RUN_ERR("x = 1\nraise ValueError\n", "t.slice:2:1: ValueError");
+	RUN_ERR("raise\n", "t.slice:1:1: RuntimeError: No active exception to reraise");
+	RUN_ERR("raise 5\n", "t.slice:1:1: TypeError: exceptions must derive from BaseException");
+	RUN_ERR("import queue\nraise queue.Empty('none left')\n",
+		"t.slice:2:1: queue.Empty: none left");
+	/* re-raised after a finally or by a bare raise: still reported where it began */
+	RUN_ERR("try:\n    x = 1 // 0\nfinally:\n    print('f')\n",
+		"t.slice:2:9: ZeroDivisionError: integer division or modulo by zero");
+	RUN_ERR("def f():\n    raise KeyError('k')\ntry:\n    f()\nexcept KeyError:\n    raise\n",
+		"t.slice:2:5: KeyError: 'k'");
+	RUN_ERR("try:\n    raise ValueError('a')\nexcept 5:\n    pass\n",
+		"t.slice:3:1: TypeError: catching classes that do not inherit from BaseException is not allowed");
+	RUN_ERR("try:\n    raise ValueError('a')\nexcept TypeError:\n    pass\n",
+		"t.slice:2:5: ValueError: a");
+	RUN_ERR("e = ValueError('x', k=1)\n",
+		"t.slice:1:5: TypeError: ValueError() takes no keyword arguments");
+	/* the kernel's errors: caught by class, else they end the thread as before */
+	RUN_OK("import threading\n"
+	       "t = threading.Thread(target=print)\n"
+	       "try:\n"
+	       "    t.boom()\n"
+	       "except RuntimeError as e:\n"
+	       "    print('caught', repr(e))\n",
+	       "caught RuntimeError('cannot boom')\n");
+	RUN_ERR("import threading\n"
+		"t = threading.Thread(target=print)\n"
+		"try:\n"
+		"    t.boom()\n"
+		"except TypeError:\n"
+		"    pass\n",
+		"t.slice:4:5: RuntimeError: cannot boom");
+}
+END_TEST
+
+START_TEST(with_and_exceptions)
+{
+	/* an exception leaving a `with` calls __exit__ first, as break and return do */
+	struct fk k;
+	fk_start(&k,
+		 "from multiprocessing import Process\n"
+		 "def f():\n"
+		 "    pass\n"
+		 "p = Process(target=f)\n"
+		 "try:\n"
+		 "    with p:\n"
+		 "        raise ValueError('v')\n"
+		 "except ValueError:\n"
+		 "    print('caught')\n"
+		 "def g():\n"
+		 "    for i in range(2):\n"
+		 "        with p:\n"
+		 "            try:\n"
+		 "                return i\n"
+		 "            finally:\n"
+		 "                print('fin')\n"
+		 "print(g())\n",
+		 0);
+	ck_assert_str_eq(k.err, "");
+	ck_assert_str_eq(k.out, "caught\nfin\n0\n");
+	ck_assert_str_eq(k.sys, "PROCESS_NEW argc=0 kw=1\n"
+				"METHOD __enter__ on 0 argc=0\nMETHOD __exit__ on 0 argc=0\n"
+				"METHOD __enter__ on 0 argc=0\nMETHOD __exit__ on 0 argc=0\n");
+	fk_free(&k);
+}
+END_TEST
+
+START_TEST(lambdas)
+{
+	/* CPython: 42 2 3 6 (its function repr adds " at 0x...") and -7 2 */
+	RUN_OK("k = 3\n"
+	       "f = lambda: 42\n"
+	       "g = lambda a, b=1: a + b\n"
+	       "h = lambda x: x * k\n"
+	       "print(f(), g(1), g(1, 2), h(2), f)\n"
+	       "def make(x):\n"
+	       "    return lambda x, y=x: x - y\n"
+	       "print(make(10)(3), make(10)(3, 1))\n",
+	       "42 2 3 6 <function <lambda>>\n-7 2\n");
+	RUN_ERR("f = lambda a: a\ng = f\ng()\n",
+		"t.slice:3:1: TypeError: <lambda>() missing 1 required positional argument: 'a'");
+	COMPILE_ERR("def f(x):\n    return lambda: x + 1\n",
+		    "t.slice:2:20: lambda cannot use the local variable 'x' of the enclosing function (no closures)");
+	COMPILE_ERR("def f():\n    y = 2\n    return lambda a: lambda b: a + b\n",
+		    "t.slice:3:32: lambda cannot use the local variable 'a' of the enclosing function (no closures)");
+}
+END_TEST
+
+START_TEST(classes_and_managers)
+{
+	struct fk k;
+	fk_start(&k,
+		 "from multiprocessing.managers import BaseManager\n"
+		 "import multiprocessing.managers\n"
+		 "class QueueManager(BaseManager): pass\n"
+		 "class Other(multiprocessing.managers.BaseManager):\n"
+		 "    '''a docstring'''\n"
+		 "QueueManager.register('get_queue', callable=lambda: 1)\n"
+		 "m = QueueManager(address=('', 50000), authkey=b'abc')\n"
+		 "r = Other.register\n"
+		 "r('x')\n"
+		 "print(QueueManager is BaseManager, Other is BaseManager, QueueManager)\n",
+		 0);
+	ck_assert_str_eq(k.err, "");
+	ck_assert_str_eq(k.out, "True True <built-in function BaseManager>\n");
+	ck_assert_str_eq(k.sys, "NEW BaseManager.register argc=1 kw=1\nNEW BaseManager argc=0 kw=2\n"
+				"NEW BaseManager.register argc=1 kw=0\n");
+	fk_free(&k);
+	COMPILE_ERR("class A:\n    pass\n",
+		    "t.slice:1:1: a class is only another name for one built-in class (class "
+		    "QueueManager(BaseManager): pass); other classes are not in the language yet "
+		    "(write target= functions)");
+	COMPILE_ERR("from multiprocessing import Process\n"
+		    "class Worker(Process):\n"
+		    "    def run(self):\n"
+		    "        pass\n",
+		    "t.slice:2:1: class bodies other than `pass` are not in the language yet (write "
+		    "target= functions)");
+	COMPILE_ERR("class MyError(Exception):\n    pass\n",
+		    "t.slice:1:1: exception classes of your own are not in the language yet (raise and "
+		    "catch a built-in one)");
+	COMPILE_ERR("def f():\n    pass\nclass B(f):\n    pass\n",
+		    "t.slice:3:1: a class is only another name for one built-in class (class "
+		    "QueueManager(BaseManager): pass); other classes are not in the language yet "
+		    "(write target= functions)");
+}
+END_TEST
+
+/* Through the real kernel: its errors are caught where Python catches them. */
+START_TEST(kernel_errors_caught)
+{
+	struct run r;
+	char out[1024];
+	/* no context-switch cost, so that a wake-up at 500ms runs at 500ms */
+	run_text(&r,
+		 "machine cs=0ns\n"
+		 "import queue\n"
+		 "from queue import Empty\n"
+		 "q = queue.Queue()\n"
+		 "try:\n"
+		 "    q.get(timeout=0.5)\n"
+		 "except queue.Empty:\n"
+		 "    print('empty at', now)\n"
+		 "try:\n"
+		 "    q.get_nowait()\n"
+		 "except Empty as e:\n"
+		 "    print('again at', now, repr(e))\n"
+		 "import threading\n"
+		 "lock = threading.Lock()\n"
+		 "try:\n"
+		 "    with lock:\n"
+		 "        raise ValueError('inside')\n"
+		 "except ValueError:\n"
+		 "    pass\n"
+		 "print(lock.locked())\n"
+		 "try:\n"
+		 "    lock.release()\n"
+		 "except RuntimeError as e:\n"
+		 "    print(e)\n",
+		 NULL);
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, "empty at 500ms|again at 500ms Empty('the queue is empty')|False|"
+			      "release unlocked lock");
+	run_free(&r);
+	/* try inside a coroutine: asyncio.wait_for's timeout is caught in the Task */
+	run_text(&r,
+		 "machine cs=0ns\n"
+		 "import asyncio\n"
+		 "async def slow():\n"
+		 "    await asyncio.sleep(1)\n"
+		 "async def main():\n"
+		 "    try:\n"
+		 "        await asyncio.wait_for(slow(), 0.3)\n"
+		 "    except TimeoutError:\n"
+		 "        print('timed out at', now)\n"
+		 "    return 5\n"
+		 "print(asyncio.run(main()))\n",
+		 NULL);
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, "timed out at 300ms|5");
+	run_free(&r);
+}
+END_TEST
+
 /* ---- costs and yields ---- */
 
 START_TEST(instruction_costs)
@@ -833,6 +1163,15 @@ Suite *vm_suite(void)
 	tcase_add_test(tc, compile_errors);
 	tcase_add_test(tc, top_level_with_compiles_without_leaking);
 	tcase_add_test(tc, runtime_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("Exceptions, lambdas and class aliases");
+	tcase_add_test(tc, try_except_else_finally);
+	tcase_add_test(tc, uncaught_exceptions);
+	tcase_add_test(tc, with_and_exceptions);
+	tcase_add_test(tc, lambdas);
+	tcase_add_test(tc, classes_and_managers);
+	tcase_add_test(tc, kernel_errors_caught);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("Instruction costs and yields");
 	tcase_add_test(tc, instruction_costs);

@@ -251,7 +251,8 @@ static int build_trace(struct build *b, int src)
 	if (nc > 0) {
 		new_row(b, src, ROW_CORES, 0, pre, "CPU cores (%d)", nc);
 		for (int c = 0; c < nc; c++) {
-			new_row(b, src, ROW_CORE, c, pre, "core %d", c);
+			char label[64];
+			new_row(b, src, ROW_CORE, c, pre, "%s", trace_core_label(tr, c, label, sizeof label));
 			core_row[c] = v->nrows - 1;
 		}
 	}

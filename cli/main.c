@@ -201,6 +201,7 @@ static int cmd_run(struct options *o)
 		machine_describe(&m, what, sizeof what);
 		printf("== output of %s (simulated, %s) ==\n", s.src->name, what);
 		trace_print_output(stdout, tr);
+		trace_print_events(stdout, tr, "\n== events ==\n");
 		if (!o->no_gantt) {
 			printf("\n== timeline ==\n");
 			gantt_print(stdout, tr, terminal_width(o), use_color(o));

@@ -433,7 +433,7 @@ enum sys_result ipc_new(struct kernel *k, struct task *t)
 		snprintf(o1->name, sizeof o1->name, "%s[0]", t->call.target ? t->call.target : "pipe");
 		snprintf(o2->name, sizeof o2->name, "%s[1]", t->call.target ? t->call.target : "pipe");
 		struct value ends[2] = {vm_handle(H_CONN, o1->id), vm_handle(H_CONN, o2->id)};
-		return kern_answer(t, vm_list(2, ends)); /* unpacks like the tuple Pipe() returns */
+		return kern_answer(t, vm_tuple(2, ends)); /* as Pipe() returns them */
 	}
 	if (strcmp(cls, "Value") == 0 || strcmp(cls, "Array") == 0) {
 		bool arr = cls[0] == 'A';

@@ -175,7 +175,7 @@ static struct proc *proc_new(struct kernel *k, int parent)
 	p->parent = parent;
 	p->main_task = -1;
 	p->target = vm_none();
-	p->joiners = (struct waitq){-1, -1};
+	p->joiners = p->child_waiters = (struct waitq){-1, -1};
 	p->exitcode = -1;
 	p->popen = -1;
 	p->manager = -1;
@@ -604,6 +604,118 @@ static const char *exit_waits_for(struct kernel *k, struct proc *p, char *buf, s
 
 static void kill_process(struct kernel *k, struct proc *p, int exitcode, const char *why);
 
+static struct value wait_status(const struct proc *p)
+{
+	struct value v[2] = {vm_int(p->pid),
+			     vm_int(p->exitcode >= 0 ? (int64_t)p->exitcode << 8 : -p->exitcode)};
+	return vm_tuple(2, v);
+}
+
+/* An ended process stops being a zombie: its parent waited for it (`by`), or init did. */
+static void reap(struct kernel *k, struct proc *p, const char *by)
+{
+	if (!p->ended || p->reaped)
+		return;
+	p->reaped = true;
+	if (p->main_task < 0 || k->q.now == p->end_time)
+		return; /* waited for as it exited: never a zombie */
+	char text[160], buf[32];
+	snprintf(text, sizeof text, "pid %d reaped by %s after %s as a zombie", p->pid, by,
+		 kern_dur_text(k->q.now - p->end_time, buf));
+	kern_mark(k, k->tasks[p->main_task], text, kern_reason(k, "a zombie reaped"));
+}
+
+void kern_reap(struct kernel *k, struct proc *p, const char *by)
+{
+	reap(k, p, by);
+}
+
+/* p has exited: it is a zombie until its parent waits for it; its own children go to init
+ * (pid 1), which reaps them when they end, as Linux does without a subreaper. */
+static void proc_exited(struct kernel *k, struct proc *p)
+{
+	p->end_time = k->q.now;
+	for (int i = 0; i < k->nprocs; i++) {
+		struct proc *c = k->procs[i];
+		if (c->parent != p->id || !c->started || c->ppid == 1)
+			continue;
+		if (c->ended) {
+			reap(k, c, "init (its parent exited)");
+		} else {
+			c->ppid = 1;
+			char text[128];
+			snprintf(text, sizeof text, "pid %d re-parented to init (pid 1): its parent "
+				 "pid %d exited", c->pid, p->pid);
+			if (c->main_task >= 0 && k->tasks[c->main_task]->state != TS_DONE)
+				kern_mark(k, k->tasks[c->main_task], text, kern_reason(k, "re-parented"));
+		}
+	}
+	if (p->parent < 0 || p->ppid == 1 || k->procs[p->parent]->ended) {
+		reap(k, p, "init");
+		return;
+	}
+	/* a pool's worker handler thread and a manager's shutdown() join their processes */
+	if (p->manager >= 0 || (p->main_task >= 0 && k->tasks[p->main_task]->pool_origin >= 0)) {
+		reap(k, p, "its pool or manager");
+		return;
+	}
+	struct proc *parent = k->procs[p->parent];
+	for (int w = parent->child_waiters.head; w >= 0; w = k->tasks[w]->wq_next) {
+		struct task *t = k->tasks[w];
+		if (t->wait_pid != -1 && t->wait_pid != p->pid)
+			continue;
+		reap(k, p, "os.wait()");
+		kern_wake(k, t, wait_status(p), NULL,
+			  kern_reason(k, "child pid %d exited with code %d", p->pid, p->exitcode));
+		return;
+	}
+	if (p->joiners.head >= 0)
+		reap(k, p, "its parent's join()");
+}
+
+/* os.wait() / os.waitpid(pid, options): a child that has exited and is not yet reaped,
+ * as (pid, status) with Linux's encoding (exit code << 8, or the signal's number); blocks
+ * until one exits, or (WNOHANG) answers (0, 0). ChildProcessError when there is none. */
+static enum sys_result sys_wait(struct kernel *k, struct task *t)
+{
+	const struct vm_call *c = &t->call;
+	bool any = strcmp(c->name, "os.wait") == 0;
+	int64_t pid = -1, options = 0;
+	if (!any) {
+		if (c->argv[0].type != V_INT || c->argv[1].type != V_INT)
+			return kern_raise(k, t, "TypeError", "waitpid() takes two integers (pid, options)");
+		pid = c->argv[0].u.i <= 0 ? -1 : c->argv[0].u.i; /* 0 and -1: any child here */
+		options = c->argv[1].u.i;
+		if (options & ~INT64_C(1))
+			return kern_raise(k, t, "NotImplementedError",
+					  "waitpid(): only os.WNOHANG is modelled among the options");
+	}
+	struct proc *self = k->procs[t->proc];
+	bool some = false;
+	for (int i = 0; i < k->nprocs; i++) {
+		struct proc *o = k->procs[i];
+		if (o->parent != self->id || !o->started || o->reaped || o->ppid == 1 ||
+		    (pid > 0 && o->pid != pid))
+			continue;
+		some = true;
+		if (o->ended) {
+			reap(k, o, any ? "os.wait()" : "os.waitpid()");
+			return kern_answer(t, wait_status(o));
+		}
+	}
+	if (!some)
+		return kern_raise(k, t, "ChildProcessError", "[Errno 10] No child processes");
+	if (options & 1) {
+		struct value z[2] = {vm_int(0), vm_int(0)};
+		return kern_answer(t, vm_tuple(2, z));
+	}
+	t->wait_pid = (int)pid;
+	kern_wait(k, t, &self->child_waiters, TS_JOIN, -1,
+		  kern_reason(k, "%s waits in %s at line %d", t->name, any ? "os.wait()" : "os.waitpid()",
+			      t->line));
+	return SR_BLOCKED;
+}
+
 static void proc_uncount(struct kernel *k, struct proc *p)
 {
 	if (p->counted) {
@@ -648,10 +760,12 @@ static void proc_try_exit(struct kernel *k, struct proc *p)
 	if (p->exitcode < 0)
 		p->exitcode = 0;
 	proc_uncount(k, p);
-	if (p->popen >= 0)
-		subp_exited(k, p);
+	bool waited = p->popen >= 0 && subp_exited(k, p);
 	if (p->manager >= 0)
 		net_proc_exited(k, p);
+	proc_exited(k, p);
+	if (waited)
+		reap(k, p, "Popen's waitpid()");
 	kern_wake_all(k, &p->joiners, main, kern_reason(k, "process %s (pid %d) exited", p->name, p->pid));
 	/* its parent's shutdown may have been waiting for it */
 	if (p->parent >= 0)
@@ -672,10 +786,12 @@ static void kill_process(struct kernel *k, struct proc *p, int exitcode, const c
 		if (o->proc == p->id && o->started && o->state != TS_DONE)
 			task_done(k, o, r);
 	}
-	if (p->popen >= 0)
-		subp_exited(k, p);
+	bool waited = p->popen >= 0 && subp_exited(k, p);
 	if (p->manager >= 0)
 		net_proc_exited(k, p);
+	proc_exited(k, p);
+	if (waited)
+		reap(k, p, "Popen's waitpid()");
 	kern_wake_all(k, &p->joiners, main, r);
 	if (p->parent >= 0)
 		proc_try_exit(k, k->procs[p->parent]);
@@ -1089,8 +1205,10 @@ static enum sys_result sys_join(struct kernel *k, struct task *t, bool is_proc, 
 			return kern_raise(k, t, "AssertionError", "can only join a started process");
 		if (p->id == t->proc)
 			return kern_raise(k, t, "AssertionError", "can only join a child process");
-		if (p->ended)
+		if (p->ended) {
+			reap(k, p, "its parent's join()");
 			return kern_answer(t, vm_none());
+		}
 		kern_waitq_add(k, &p->joiners, t);
 		t->wait_obj = timeout < 0 ? p->id : -1;
 		t->wait_kind = H_PROCESS;
@@ -1155,6 +1273,8 @@ static enum sys_result sys_method(struct kernel *k, struct task *t)
 	if (strcmp(m, "is_alive") == 0) {
 		bool alive = is_proc ? k->procs[obj]->started && !k->procs[obj]->ended
 				     : k->tasks[obj]->started && k->tasks[obj]->state != TS_DONE;
+		if (is_proc && k->procs[obj]->ended) /* CPython polls it with waitpid(WNOHANG) */
+			reap(k, k->procs[obj], "is_alive()");
 		return kern_answer(t, vm_bool(alive));
 	}
 	if (is_proc && (strcmp(m, "terminate") == 0 || strcmp(m, "kill") == 0)) {
@@ -1335,8 +1455,10 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 		return kern_answer(t, vm_int(k->host_cores[p->host]));
 	case SYS_ACTIVE_CHILDREN: {
 		int n = 0;
-		for (int i = 0; i < k->nprocs; i++) {
+		for (int i = 0; i < k->nprocs; i++) { /* it joins the ended ones, as CPython's does */
 			struct proc *o = k->procs[i];
+			if (o->parent == p->id && o->via_process && o->ended)
+				reap(k, o, "active_children()");
 			n += o->parent == p->id && o->via_process && o->started && !o->ended;
 		}
 		struct value *items = calloc((size_t)n + 1, sizeof *items);
@@ -1361,6 +1483,27 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 	case SYS_THREAD_NEW:
 		return sys_new(k, t, false);
 	case SYS_NEW:
+		if (c->name && strncmp(c->name, "os.wait", 7) == 0)
+			return sys_wait(k, t);
+		if (c->name && strcmp(c->name, "sys.exit") == 0) { /* SystemExit: catchable */
+			struct value a = c->argc > 0 ? c->argv[0] : vm_none();
+			if (a.type == V_NONE)
+				return kern_raise(k, t, "SystemExit", "%s", "");
+			if (a.type == V_INT || a.type == V_BOOL)
+				return kern_raise(k, t, "SystemExit", "%lld", (long long)a.u.i);
+			char text[400];
+			vm_value_str(k->prog, a, text, sizeof text);
+			return kern_raise(k, t, "SystemExit", "%s", text);
+		}
+		if (c->name && strcmp(c->name, "os._exit") == 0) { /* at once: no cleanup at all */
+			if (c->argv[0].type != V_INT)
+				return kern_raise(k, t, "TypeError", "_exit() takes an integer");
+			char why[64];
+			snprintf(why, sizeof why, "os._exit(%lld)", (long long)c->argv[0].u.i);
+			t->has_call = false;
+			kill_process(k, p, (int)(c->argv[0].u.i & 0xff), why);
+			return SR_BLOCKED;
+		}
 		return net_owns_new(c->name ? c->name : "") ? net_new(k, t) : sync_new(k, t);
 	case SYS_METHOD:
 		return kern_method(k, t);
@@ -1382,6 +1525,24 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 }
 
 static void task_exec_inner(struct kernel *k, struct task *t);
+
+/* An uncaught SystemExit (sys.exit(arg)) ends its thread quietly; in a process's main thread
+ * it gives the exit code: arg itself if an integer, 0 for none, else 1 (and arg is shown, as
+ * CPython writes it to stderr). */
+static void system_exit(struct kernel *k, struct task *t, const char *arg)
+{
+	char *end;
+	long long code = strtoll(arg, &end, 10);
+	if (!arg[0]) {
+		code = 0;
+	} else if (*end) {
+		code = 1;
+		kern_mark(k, t, arg, kern_reason(k, "sys.exit() with a message"));
+	}
+	if (t->is_main)
+		k->procs[t->proc]->exitcode = (int)(code & 0xff);
+	task_finish(k, t, false);
+}
 
 /* How much instruction cost the running task may run ahead while touching shared
  * variables: the time before the next event of any kind, its slice end or a run limit,
@@ -1520,6 +1681,10 @@ static void task_exec_inner(struct kernel *k, struct task *t)
 			if (t->pool >= 0 && ipc_worker_done(k, t, true))
 				return;
 			const struct diag *d = vm_thread_error(t->vm);
+			if (strncmp(d->msg, "SystemExit", 10) == 0 && (!d->msg[10] || d->msg[10] == ':')) {
+				system_exit(k, t, d->msg[10] ? d->msg + 12 : "");
+				return;
+			}
 			char text[2048];
 			diag_format(d, text, sizeof text);
 			char full[2300];

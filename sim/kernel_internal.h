@@ -58,11 +58,14 @@ struct proc {
 	int nthreads_named;     /* for naming threads Thread-N */
 	int64_t start_time;
 	struct waitq joiners;
+	struct waitq child_waiters; /* its threads in os.wait() / os.waitpid() */
 	struct gil gil;
 	struct sched_params sp; /* Process(priority=, nice=, cpus=) for its first thread */
 	int64_t feeder_bytes;   /* bytes its queue feeders have not written yet */
 	int popen;              /* an external command's process: its Popen object id; -1 */
 	int host;               /* the host it runs on (0: localhost); its threads' cores */
+	int64_t end_time;       /* when it exited */
+	bool reaped;            /* ended and waited for (join, os.wait, ...): no longer a zombie */
 	int manager;            /* a BaseManager's server process: the manager's object id; -1 */
 };
 
@@ -264,6 +267,8 @@ void kern_kill_process(struct kernel *k, struct proc *p, int exitcode, const cha
  * returns SR_BURN; when the fork cost is paid net_spawn_end follows (np->manager >= 0). */
 enum sys_result kern_spawn_server(struct kernel *k, struct task *t, struct proc *np);
 struct proc *kern_proc_new(struct kernel *k, int parent);
+/* An exited process is waited for (`by` says how): it stops being a zombie. */
+void kern_reap(struct kernel *k, struct proc *p, const char *by);
 /* A method call on t->call.self, by the handle's kind: what SYS_METHOD does. */
 enum sys_result kern_method(struct kernel *k, struct task *t);
 
@@ -298,7 +303,8 @@ bool subp_print(struct kernel *k, struct proc *p, const char *s, size_t len);
 /* The command's function returned `result` in t, its process's main thread: writes what it
  * gives for stderr ((code, text), or a str as exit() takes one) and returns the exit status. */
 int subp_returned(struct kernel *k, struct task *t, struct value result);
-void subp_exited(struct kernel *k, struct proc *p); /* p (a command) ended: wakes waiters */
+/* p (a command) ended: wakes its waiters; true when someone was waiting (it is reaped). */
+bool subp_exited(struct kernel *k, struct proc *p);
 void subp_free_obj(struct kernel *k, struct kobj *o);
 void subp_free(struct kernel *k);
 /* kernel.c, for subproc.c: forks (fork+exec: the machine's fork cost, burnt by t) a process

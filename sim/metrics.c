@@ -687,3 +687,20 @@ void trace_print_output(FILE *out, const struct trace *tr)
 		if (tr->recs[i].kind == TR_PRINT)
 			fprintf(out, "%s\n", trace_str(tr, tr->recs[i].text));
 }
+
+size_t trace_print_events(FILE *out, const struct trace *tr, const char *heading)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < tr->nrecs; i++) {
+		const struct trace_rec *r = &tr->recs[i];
+		if (!trace_is_event(tr, r))
+			continue;
+		if (!n++ && heading)
+			fputs(heading, out);
+		char t[32];
+		const struct trace_thread *th = &tr->threads[r->tid];
+		fprintf(out, "%12s  %s (%d): %s\n", metrics_format_ns(t, sizeof t, r->t),
+			trace_str(tr, th->name), th->tid, trace_str(tr, r->text));
+	}
+	return n;
+}

@@ -67,6 +67,10 @@ void metrics_print_json(FILE *out, const struct trace *tr, const struct metrics 
 
 /* The program's printed lines in order, one per line, as the program printed them. */
 void trace_print_output(FILE *out, const struct trace *tr);
+/* The run's events other than exceptions (a zombie reaped, a process re-parented, a
+ * sys.exit message...), one a line with its time and thread, after `heading` when there is
+ * at least one. Returns how many. */
+size_t trace_print_events(FILE *out, const struct trace *tr, const char *heading);
 
 /* Chrome trace-event JSON (the "traceEvents" object form) that Perfetto UI and
  * chrome://tracing open. Returns 0, or -1 if writing failed. */

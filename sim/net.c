@@ -568,7 +568,7 @@ enum sys_result net_getattr(struct kernel *k, struct task *t)
 	struct manager *m = mgr_of(k, id);
 	if (m && strcmp(a, "address") == 0) {
 		struct value items[2] = {vm_str(m->host, strlen(m->host)), vm_int(m->port)};
-		return kern_answer(t, vm_list(2, items)); /* unpacks as the tuple would */
+		return kern_answer(t, vm_tuple(2, items));
 	}
 	return kern_raise(k, t, "AttributeError", "'%s' object has no attribute '%s'",
 			  m ? "BaseManager" : "AutoProxy", a);

@@ -130,6 +130,7 @@ struct task {
 	 * from host net_from */
 	int net_phase;
 	int net_from;
+	int wait_pid;         /* os.waitpid(): the child it waits for, -1 for any */
 	int64_t net_reply_bytes;
 
 	/* run queue, owned by the scheduling class */

@@ -525,7 +525,7 @@ static struct value answer_for(struct kernel *k, struct popen *po, int id, const
 		return po->mode == MODE_RUN ? vm_handle(H_POPEN, id) : vm_int(po->returncode);
 	if (strcmp(m, "communicate") == 0) {
 		struct value pair[2] = {pipe_value(&po->out, po->out_to), pipe_value(&po->err, po->err_to)};
-		return vm_list(2, pair);
+		return vm_tuple(2, pair);
 	}
 	return vm_int(po->returncode);
 }
@@ -604,12 +604,13 @@ int subp_returned(struct kernel *k, struct task *t, struct value r)
 	return 1;
 }
 
-void subp_exited(struct kernel *k, struct proc *p)
+bool subp_exited(struct kernel *k, struct proc *p)
 {
 	int id = p->popen;
 	struct popen *po = popen_of(k, id);
 	if (po->done)
-		return;
+		return false;
+	bool waited = po->waiters.head >= 0;
 	po->done = true;
 	po->returncode = p->exitcode;
 	po->child_waits_stdin = false; /* killed before communicate() wrote its stdin */
@@ -623,6 +624,7 @@ void subp_exited(struct kernel *k, struct proc *p)
 		struct task *w = k->tasks[po->waiters.head];
 		kern_wake(k, w, answer_for(k, po, id, w), by, r);
 	}
+	return waited;
 }
 
 /* Popen.send_signal(sig), terminate() (SIGTERM), kill() (SIGKILL): as CPython does, nothing
@@ -661,6 +663,9 @@ static enum sys_result popen_method(struct kernel *k, struct task *t, struct kob
 	if (po->mode == MODE_RUN)
 		return kern_raise(k, t, "AttributeError",
 				  "'CompletedProcess' object has no attribute '%s'", m);
+	if (po->done && po->proc >= 0 && (strcmp(m, "communicate") == 0 || strcmp(m, "wait") == 0 ||
+					  strcmp(m, "poll") == 0))
+		kern_reap(k, k->procs[po->proc], "Popen's waitpid()");
 	if (strcmp(m, "communicate") == 0) {
 		const struct value *in = c->argc > 0 ? &c->argv[0] : kern_kwarg(c, "input");
 		if (in && in->type != V_NONE) {

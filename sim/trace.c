@@ -421,3 +421,11 @@ int trace_set_core_label(struct trace *tr, int c, const char *label)
 	tr->core_labels[c] = id;
 	return 0;
 }
+
+bool trace_is_event(const struct trace *tr, const struct trace_rec *r)
+{
+	if (r->kind != TR_MARK || r->tid < 0 || r->tid >= tr->nthreads)
+		return false;
+	const char *text = trace_str(tr, r->text);
+	return strncmp(text, "Exception in ", 13) != 0 && strncmp(text, "gil ", 4) != 0;
+}

@@ -197,6 +197,10 @@ struct trace {
 struct trace *trace_create(int ncores);
 void trace_destroy(struct trace *tr);
 
+/* Whether r is one of the run's events a reader is told of: a mark on a thread other than an
+ * uncaught exception (shown as such) and the GIL's drop requests (too many to list). */
+bool trace_is_event(const struct trace *tr, const struct trace_rec *r);
+
 /* Core c's name: "core 3", or the label its host gave it ("worker core 1"). */
 const char *trace_core_label(const struct trace *tr, int c, char *buf, size_t size);
 /* Names core c (several hosts). Returns 0, or -1 when out of memory. */

@@ -372,10 +372,10 @@ struct value vm_seq_new(uint8_t type, int n)
 	return v;
 }
 
-struct value vm_list(int n, struct value *items)
+static struct value seq_of(enum vtype type, int n, struct value *items)
 {
-	struct value v = vm_seq_new(V_LIST, n);
-	if (v.type != V_LIST) {
+	struct value v = vm_seq_new(type, n);
+	if (v.type != type) {
 		for (int i = 0; i < n; i++)
 			vunref(items[i]);
 		return v;
@@ -383,6 +383,16 @@ struct value vm_list(int n, struct value *items)
 	for (int i = 0; i < n; i++)
 		SEQ(v)->items[i] = items[i];
 	return v;
+}
+
+struct value vm_list(int n, struct value *items)
+{
+	return seq_of(V_LIST, n, items);
+}
+
+struct value vm_tuple(int n, struct value *items)
+{
+	return seq_of(V_TUPLE, n, items);
 }
 
 bool vm_list_append(struct value list, struct value item, struct vm_err *e)

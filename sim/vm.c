@@ -101,6 +101,10 @@ const struct vm_builtin vm_builtins[BI_COUNT] = {
 	[BI_MGR_REGISTER] = {"BaseManager.register", 1, 2,
 			     "callable,proxytype,exposed,method_to_typeid,create_method", false,
 			     SYS_NEW},
+	[BI_OS_WAIT] = {"os.wait", 0, 0, "", false, SYS_NEW},
+	[BI_OS_WAITPID] = {"os.waitpid", 2, 2, "", false, SYS_NEW},
+	[BI_OS_EXIT] = {"os._exit", 1, 1, "", false, SYS_NEW},
+	[BI_SYS_EXIT] = {"sys.exit", 0, 1, "", false, SYS_NEW},
 };
 
 const char *const vm_module_names[M_COUNT] = {
@@ -117,7 +121,8 @@ static const struct {
 	int bid;
 } module_attrs[] = {
 	{M_OS, "fork", BI_FORK}, {M_OS, "getpid", BI_GETPID}, {M_OS, "getppid", BI_GETPPID},
-	{M_OS, "cpu_count", BI_CPU_COUNT},
+	{M_OS, "cpu_count", BI_CPU_COUNT}, {M_OS, "wait", BI_OS_WAIT}, {M_OS, "waitpid", BI_OS_WAITPID},
+	{M_OS, "_exit", BI_OS_EXIT}, {M_SYS, "exit", BI_SYS_EXIT},
 	{M_TIME, "sleep", BI_SLEEP}, {M_TIME, "time", BI_TIME},
 	{M_TIME, "perf_counter", BI_PERF_COUNTER}, {M_TIME, "monotonic", BI_MONOTONIC},
 	{M_RANDOM, "random", BI_RANDOM}, {M_RANDOM, "uniform", BI_UNIFORM},
@@ -216,6 +221,10 @@ bool vm_module_attr(int module, const char *attr, struct value *out)
 	for (size_t i = 0; i < sizeof module_excs / sizeof module_excs[0]; i++)
 		if (module_excs[i].module == module && strcmp(module_excs[i].attr, attr) == 0)
 			return found(out, V_EXCTYPE, module_excs[i].exc);
+	if (module == M_OS && strcmp(attr, "WNOHANG") == 0) {
+		*out = vint(1); /* Linux's value */
+		return true;
+	}
 	if (module == M_SYS && strcmp(attr, "maxsize") == 0) {
 		*out = vint(INT64_MAX);
 		return true;

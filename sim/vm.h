@@ -269,6 +269,7 @@ struct value vm_dur(int64_t ns);
 struct value vm_handle(enum vm_handle_kind kind, int64_t id);
 struct value vm_str(const char *s, size_t len); /* copies; V_NONE if out of memory */
 struct value vm_list(int n, struct value *items); /* takes the items' references */
+struct value vm_tuple(int n, struct value *items); /* the same, a tuple */
 const char *vm_str_data(struct value v, size_t *len); /* NULL unless V_STR */
 int vm_seq_len(struct value v);                       /* tuple/list/range length, -1 otherwise */
 struct value vm_seq_item(struct value v, int i);      /* borrowed */

@@ -492,6 +492,59 @@ START_TEST(many_cores)
 }
 END_TEST
 
+/* A forked child that exits is a zombie until its parent waits for it; a child whose parent
+ * exits goes to init (pid 1). With free forks and switches: the child raises at 100 ms
+ * (exit code 1: status 1 << 8 = 256); waitpid(WNOHANG) at 0 finds nothing yet: (0, 0);
+ * os.wait() at 1 s reaps it after 900 ms as a zombie. The second child sleeps 500 ms, by
+ * then its parent has exited (at 1 s), so its getppid() is 1 at 1.5 s. */
+START_TEST(zombies_and_orphans)
+{
+	struct run r;
+	run_text(&r,
+		 "machine cores=2 cs=0ns fork=0ns\n"
+		 "import os\n"
+		 "pid = os.fork()\n"
+		 "if pid == 0:\n"
+		 "    sleep(100ms)\n"
+		 "    raise ValueError('child fails')\n"
+		 "print('nohang', os.waitpid(pid, os.WNOHANG), now)\n"
+		 "sleep(1s)\n"
+		 "print('waited', os.wait(), now)\n"
+		 "orphan = os.fork()\n"
+		 "if orphan == 0:\n"
+		 "    sleep(500ms)\n"
+		 "    print('orphan parent', os.getppid(), now)\n"
+		 "else:\n"
+		 "    print('parent exits', now)\n",
+		 NULL);
+	char out[512];
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, "nohang (0, 0) 0s|waited (1001, 256) 1s|parent exits 1s|"
+			      "orphan parent 1 1.5s");
+	bool zombie = false, reparented = false;
+	for (size_t i = 0; i < r.tr->nrecs; i++) {
+		const struct trace_rec *rec = &r.tr->recs[i];
+		if (rec->kind != TR_MARK)
+			continue;
+		const char *text = trace_str(r.tr, rec->text);
+		zombie |= rec->t == 1000 * MS &&
+			  strcmp(text, "pid 1001 reaped by os.wait() after 900ms as a zombie") == 0;
+		reparented |= rec->t == 1000 * MS &&
+			      strcmp(text, "pid 1002 re-parented to init (pid 1): its parent pid 1000 "
+					   "exited") == 0;
+	}
+	ck_assert(zombie);
+	ck_assert(reparented);
+	run_free(&r);
+	/* waiting with no children is Python's error */
+	run_text(&r, "import os\nos.wait()\n", NULL);
+	ck_assert_ptr_nonnull(strstr(r.tr->end_msg,
+				     "test.slice:2:1: error: ChildProcessError: [Errno 10] No child "
+				     "processes"));
+	run_free(&r);
+}
+END_TEST
+
 Suite *kernel_suite(void)
 {
 	Suite *s = suite_create("kernel");
@@ -511,6 +564,7 @@ Suite *kernel_suite(void)
 	tcase_add_test(tc, join_timeout_returns);
 	tcase_add_test(tc, globals_copied_at_fork);
 	tcase_add_test(tc, parent_waits_for_children_at_exit);
+	tcase_add_test(tc, zombies_and_orphans);
 	tcase_add_test(tc, uncaught_exception_ends_thread_only);
 	tcase_add_test(tc, join_errors_are_python_errors);
 	tcase_add_test(tc, deadlock_when_all_blocked);

@@ -235,12 +235,13 @@ struct legend_item {
 	int state;
 	const char *name;
 };
+enum { LEGEND_EVENT = -100 }; /* an event of the run: an up-pointing triangle */
 static const struct legend_item legend[] = {
 	{TS_RUNNING, "running"}, {TS_READY, "ready"}, {TS_NEW, "new"}, {TS_SLEEP, "sleep"},
 	{TS_IO, "io"}, {TS_JOIN, "join"}, {TS_LOCK, "lock"}, {TS_GIL, "gil"}, {TS_WAIT, "wait"},
 	{TS_DONE, "done"}, {VS_SWITCH, "core: switch"}, {-1, "core: idle"}, {-2, "print"},
 	{-3, "held by (thread colour)"}, {-4, "woke"}, {-5, "lock hand-over"},
-	{-6, "GIL hand-over"},
+	{-6, "GIL hand-over"}, {LEGEND_EVENT, "event"},
 };
 #define NLEGEND (int)(sizeof legend / sizeof legend[0])
 
@@ -252,6 +253,12 @@ static bool legend_used(const struct viz *v, int i)
 		return true;
 	if (st == -3)
 		return v->tr->nobjects > 0 || (v->trs[1] && v->trs[1]->nobjects > 0);
+	if (st == LEGEND_EVENT) {
+		for (size_t k = 0; k < v->nprints; k++)
+			if (v->prints[k].event)
+				return true;
+		return false;
+	}
 	for (size_t k = 0; k < v->narrows; k++)
 		if (v->arrows[k].kind == -4 - st)
 			return true;
@@ -642,9 +649,14 @@ static void draw_prints(struct viz *v)
 			vert = q;
 		}
 		float y = (float)rowy[p->thread] + 1;
-		vert[nv++] = (SDL_Vertex){{(float)x - s, y}, c, {0, 0}};
-		vert[nv++] = (SDL_Vertex){{(float)x + s + 1, y}, c, {0, 0}};
-		vert[nv++] = (SDL_Vertex){{(float)x + 0.5f, y + s * 1.5f}, c, {0, 0}};
+		/* a printed line: a triangle pointing down from the row's top; an event: one
+		 * pointing up from its bottom, in the dim colour */
+		SDL_Color col = p->event ? v->th->dim : c;
+		float y0 = p->event ? y + (float)v->L.row_h - 2 : y;
+		float tip = p->event ? y0 - s * 1.5f : y0 + s * 1.5f;
+		vert[nv++] = (SDL_Vertex){{(float)x - s, y0}, col, {0, 0}};
+		vert[nv++] = (SDL_Vertex){{(float)x + s + 1, y0}, col, {0, 0}};
+		vert[nv++] = (SDL_Vertex){{(float)x + 0.5f, tip}, col, {0, 0}};
 	}
 	if (nv)
 		SDL_RenderGeometry(v->ren, NULL, vert, nv, NULL, 0);
@@ -718,6 +730,13 @@ static void draw_legend(struct viz *v)
 		} else if (legend[i].state == -3) {
 			for (int k = 0; k < 4; k++)
 				fill(v->ren, th->state[VS_HOLD0 + k], x + k * sw / 4, sy, sw / 4 + 1, sw);
+		} else if (legend[i].state == LEGEND_EVENT) {
+			SDL_Vertex tri[3] = {
+				{{(float)x + 1, (float)(sy + sw - 2)}, th->dim, {0, 0}},
+				{{(float)(x + sw - 1), (float)(sy + sw - 2)}, th->dim, {0, 0}},
+				{{(float)x + sw / 2.0f, (float)sy + 2}, th->dim, {0, 0}},
+			};
+			SDL_RenderGeometry(v->ren, NULL, tri, 3, NULL, 0);
 		} else if (legend[i].state <= -4) {
 			draw_arrow(v, (float)x, (float)(sy + sw / 2), (float)(x + sw), (float)(sy + sw / 2),
 				   th->arrow[-4 - legend[i].state], 2, true);
@@ -1445,7 +1464,10 @@ static void draw_panel(struct viz *v)
 		y = draw_source(v, x, y, w, room < want ? room : want) + pad;
 	}
 	char head[64];
-	snprintf(head, sizeof head, "Output (%zu line%s)", v->nprints, v->nprints == 1 ? "" : "s");
+	size_t nlines = 0;
+	for (size_t i = 0; i < v->nprints; i++)
+		nlines += !v->prints[i].event;
+	snprintf(head, sizeof head, "Output (%zu line%s)", nlines, nlines == 1 ? "" : "s");
 	section(v, "Output", y);
 	text_draw(v, FONT_BOLD, th->panel_fg, head, x + pad, y, tw);
 	y += lh + 2;
@@ -1483,8 +1505,10 @@ static void draw_panel(struct viz *v)
 			trace_thread_label(v->tr, p->thread, lab, sizeof lab);
 		else
 			lab[0] = 0;
-		snprintf(line, sizeof line, "%s%s%s", lab, lab[0] ? ": " : "", trace_str(v->tr, p->text));
-		text_draw(v, FONT_REGULAR, th->panel_fg, line, x + pad + timew, y, tw - timew);
+		snprintf(line, sizeof line, "%s%s%s%s", p->event ? "event: " : "", lab, lab[0] ? ": " : "",
+			 trace_str(v->tr, p->text));
+		text_draw(v, FONT_REGULAR, p->event ? th->dim : th->panel_fg, line, x + pad + timew, y,
+			  tw - timew);
 		y += lh;
 		L->out_n++;
 	}

@@ -409,7 +409,7 @@ static int build_trace(struct build *b, int src)
 					   .reason = rec->reason};
 			if (push_arrow(v, &b->caparrows, a) < 0)
 				goto out;
-		} else if (rec->kind == TR_PRINT && src == 0) {
+		} else if ((rec->kind == TR_PRINT || trace_is_event(tr, rec)) && src == 0) {
 			if (v->nprints % 64 == 0) {
 				struct vprint *p = realloc(v->prints, (v->nprints + 64) * sizeof *p);
 				if (!p)
@@ -417,7 +417,8 @@ static int build_trace(struct build *b, int src)
 				v->prints = p;
 			}
 			v->prints[v->nprints++] = (struct vprint){.t = rec->t, .thread = rec->tid,
-								  .text = rec->text};
+								  .text = rec->text,
+								  .event = rec->kind == TR_MARK};
 		}
 		if (v->nevents == 0 || v->events[v->nevents - 1] != rec->t) {
 			if (v->nevents == b->capevents) {

@@ -73,6 +73,7 @@ struct vprint {
 	int64_t t;
 	int thread;
 	uint32_t text;
+	bool event;       /* an event of the run (a zombie reaped, ...), not a printed line */
 };
 
 struct text_entry {

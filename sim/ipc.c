@@ -218,14 +218,14 @@ static int64_t chan_items(const struct chan *c)
 /* put() once it has room: a copy of v goes to the feeder of process proc (sender >= 0: a
  * SimpleQueue's put(), which writes it itself). Returns NULL when out of memory, with
  * nothing changed. */
-static struct msg *chan_enqueue(struct kernel *k, struct chan *q, struct value v, int proc,
-				int line, int sender)
+static struct msg *chan_enqueue(struct kernel *k, struct chan *q, struct value v, int64_t size,
+				int proc, int line, int sender)
 {
 	struct msg *m = calloc(1, sizeof *m);
 	if (!m)
 		return NULL;
 	m->v = vm_value_copy(v);
-	m->size = pickled_size(k, v) + 4;
+	m->size = size + 4;
 	m->proc = proc;
 	m->sender = sender;
 	m->line = line;
@@ -248,7 +248,9 @@ static void chan_admit(struct kernel *k, struct chan *q, struct task *by)
 {
 	while (q->maxsize > 0 && q->putters.head >= 0 && chan_items(q) < q->maxsize) {
 		struct task *w = k->tasks[q->putters.head];
-		if (!chan_enqueue(k, q, w->call.argv[0], w->proc, w->line, -1)) {
+		const struct value *sv = kern_kwarg(&w->call, "size"); /* checked by its put() */
+		int64_t bytes = sv ? sv->u.i : pickled_size(k, w->call.argv[0]);
+		if (!chan_enqueue(k, q, w->call.argv[0], bytes, w->proc, w->line, -1)) {
 			k->oom = true;
 			kern_stop(k, END_LIMIT, "out of memory in a queue's put()");
 			return;
@@ -500,6 +502,24 @@ enum sys_result ipc_new(struct kernel *k, struct task *t)
 
 /* put(obj, block=True, timeout=None) and put_nowait(obj): whether it may wait, and for how
  * long (-1: for ever). Returns false when the timeout is no number (raised in t). */
+/* The bytes v takes in a pipe: the call's `size=` (the scenario gives it: a simulation's
+ * extension, for an object whose printed form is not its pickle), else its pickled size.
+ * False (with TypeError raised) when size= is not a non-negative integer. */
+static bool wire_bytes(struct kernel *k, struct task *t, struct value v, int64_t *out)
+{
+	const struct value *sv = kern_kwarg(&t->call, "size");
+	if (!sv) {
+		*out = pickled_size(k, v);
+		return true;
+	}
+	if (sv->type != V_INT || sv->u.i < 0 || sv->u.i > (INT64_C(1) << 40)) {
+		kern_raise(k, t, "TypeError", "size= must be a number of bytes from 0 to 2**40");
+		return false;
+	}
+	*out = sv->u.i;
+	return true;
+}
+
 static bool put_args(struct kernel *k, struct task *t, bool *block, int64_t *timeout)
 {
 	const struct vm_call *c = &t->call;
@@ -578,8 +598,11 @@ static enum sys_result queue_put(struct kernel *k, struct task *t, struct kobj *
 	const struct vm_call *c = &t->call;
 	if (c->argc < 1)
 		return kern_raise(k, t, "TypeError", "put() missing 1 required argument: 'obj'");
-	if (q->simple && c->argc + c->kwc > 1)
+	if (q->simple && c->argc + c->kwc - (kern_kwarg(c, "size") != NULL) > 1)
 		return kern_raise(k, t, "TypeError", "SimpleQueue.put() takes one argument");
+	int64_t bytes;
+	if (!wire_bytes(k, t, c->argv[0], &bytes))
+		return SR_RAISED;
 	bool block;
 	int64_t timeout;
 	if (!put_args(k, t, &block, &timeout))
@@ -590,7 +613,8 @@ static enum sys_result queue_put(struct kernel *k, struct task *t, struct kobj *
 		return kern_raise(k, t, "ValueError", "Queue %s is closed", o->name);
 	if (q->maxsize > 0 && chan_items(q) >= q->maxsize) /* the semaphore's acquire() */
 		return put_full(k, t, o, &q->putters, q->maxsize, block, timeout);
-	struct msg *m = chan_enqueue(k, q, c->argv[0], t->proc, t->line, q->simple ? t->id : -1);
+	struct msg *m = chan_enqueue(k, q, c->argv[0], bytes, t->proc, t->line,
+				     q->simple ? t->id : -1);
 	if (!m)
 		return kern_raise(k, t, "MemoryError", "out of memory");
 	if (q->simple) {
@@ -731,14 +755,17 @@ static enum sys_result conn_method(struct kernel *k, struct task *t, struct kobj
 	if (strcmp(m, "send") == 0) {
 		if (cn->tx < 0)
 			return kern_raise(k, t, "OSError", "connection is read-only");
-		if (c->argc != 1)
+		if (c->argc != 1 || c->kwc - (kern_kwarg(c, "size") != NULL) > 0)
 			return kern_raise(k, t, "TypeError", "send() takes one object");
+		int64_t bytes;
+		if (!wire_bytes(k, t, c->argv[0], &bytes))
+			return SR_RAISED;
 		struct chan *ch = &chans[cn->tx];
 		struct msg *msg = calloc(1, sizeof *msg);
 		if (!msg)
 			return kern_raise(k, t, "MemoryError", "out of memory");
 		msg->v = vm_value_copy(c->argv[0]);
-		msg->size = pickled_size(k, c->argv[0]) + 4;
+		msg->size = bytes + 4;
 		msg->proc = t->proc;
 		msg->sender = t->id;
 		if (ch->pend_tail)

@@ -183,6 +183,42 @@ START_TEST(pool_handoffs_cost)
 }
 END_TEST
 
+/* size= gives the bytes an item takes in the pipe (a value whose printed form is not its
+ * pickle): a 1-character item sent as 100,000 bytes (+ 4 of framing) does not fit the 64 KiB
+ * pipe, so the child cannot exit before the parent's get() and the join deadlocks, as the
+ * documents' 1,000,000-character item does; given 1,000 bytes it fits and the run ends. */
+START_TEST(item_size_given)
+{
+	static const char prog[] =
+		"machine cores=2\n"
+		"from multiprocessing import Process, Queue\n"
+		"def f(q):\n"
+		"    q.put('x', size=%d)\n"
+		"q = Queue()\n"
+		"p = Process(target=f, args=(q,))\n"
+		"p.start()\n"
+		"p.join()\n"
+		"print(q.get())\n";
+	char text[512];
+	struct run r;
+	snprintf(text, sizeof text, prog, 100000);
+	run_text(&r, text, NULL);
+	ck_assert_int_eq(r.tr->end, END_DEADLOCK);
+	/* 100,004 bytes, 65,536 of them in the pipe: 34,468 left in the feeder */
+	ck_assert_msg(strstr(r.tr->end_msg, "flushes 34468 bytes into q's full 65536-byte pipe"),
+		      "%s", r.tr->end_msg);
+	run_free(&r);
+	snprintf(text, sizeof text, prog, 1000);
+	run_text(&r, text, NULL);
+	ck_assert_int_eq(r.tr->end, END_COMPLETED);
+	run_free(&r);
+	run_text(&r, "from multiprocessing import Queue\nq = Queue()\nq.put(1, size=-1)\n", NULL);
+	ck_assert_ptr_nonnull(strstr(r.tr->end_msg, "test.slice:3:1: error: TypeError: size= must "
+						  "be a number of bytes"));
+	run_free(&r);
+}
+END_TEST
+
 START_TEST(pool_map_and_errors)
 {
 	struct run r;
@@ -1085,6 +1121,7 @@ Suite *ipc_suite(void)
 	tcase_add_test(tc, pipe_fill_counter);
 	tcase_add_test(tc, pool_fifth_task_waits);
 	tcase_add_test(tc, pool_handoffs_cost);
+	tcase_add_test(tc, item_size_given);
 	tcase_add_test(tc, pool_map_and_errors);
 	tcase_add_test(tc, get_timeouts);
 	tcase_add_test(tc, shared_value_races_across_processes);

@@ -206,8 +206,16 @@ static void machine_line(struct loaded *l)
 			 short_time(t, sizeof t, m->switch_interval));
 	if (m->seed != l->seed0)
 		snprintf(sd, sizeof sd, ", seed %llu", (unsigned long long)m->seed);
-	snprintf(l->subtitle, sizeof l->subtitle, "%d core%s, %s%s%s%s", m->cores,
-		 m->cores == 1 ? "" : "s", policy_name(m->policy), q, g, sd);
+	char hosts[256] = "";
+	const char *semi = NULL;
+	if (m->nhosts > 1) { /* "; host worker: 2 cores, rr" from machine_describe */
+		char all[512];
+		machine_describe(m, all, sizeof all);
+		semi = strchr(all, ';');
+		snprintf(hosts, sizeof hosts, "%s", semi ? semi : "");
+	}
+	snprintf(l->subtitle, sizeof l->subtitle, "%d core%s, %s%s%s%s%s", m->cores,
+		 m->cores == 1 ? "" : "s", policy_name(m->policy), q, g, sd, hosts);
 }
 
 /* --real: the same program run for real on this machine (as `timeslice real` does, on at most

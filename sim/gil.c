@@ -236,7 +236,8 @@ void gil_py2_check(struct kernel *k, struct task *t)
 	struct task *w = k->tasks[g->waiters.head];
 	/* the waiter can fight for the GIL only if a core is free to run it now */
 	bool idle = false;
-	for (int c = 0; c < k->m->cores && !idle; c++)
+	int h = k->procs[t->proc]->host; /* a core of its own host */
+	for (int c = k->host_first[h]; c < k->host_first[h] + k->host_cores[h] && !idle; c++)
 		idle = k->cores[c].cur < 0;
 	g->holder = -1;
 	g->holder = t->id; /* released and taken back before anyone else can run */

@@ -878,7 +878,7 @@ static enum sys_result new_pool(struct kernel *k, struct task *t, bool threads)
 	const struct value *nv = c->argc > 0 ? &c->argv[0] : kern_kwarg(c, "processes");
 	const struct value *init = c->argc > 1 ? &c->argv[1] : kern_kwarg(c, "initializer");
 	const struct value *initargs = c->argc > 2 ? &c->argv[2] : kern_kwarg(c, "initargs");
-	int n = k->m->cores;
+	int n = k->host_cores[k->procs[t->proc]->host]; /* os.cpu_count() of its host */
 	if (nv && nv->type != V_NONE) {
 		if (nv->type != V_INT)
 			return kern_raise(k, t, "TypeError", "processes must be an integer");
@@ -900,7 +900,8 @@ static enum sys_result new_executor(struct kernel *k, struct task *t, bool threa
 	const struct value *init = c->argc > 2 ? &c->argv[2] : kern_kwarg(c, "initializer");
 	const struct value *initargs = c->argc > 3 ? &c->argv[3] : kern_kwarg(c, "initargs");
 	/* CPython's defaults: os.cpu_count() processes; min(32, cpu_count + 4) threads */
-	int n = threads ? (k->m->cores + 4 < 32 ? k->m->cores + 4 : 32) : k->m->cores;
+	int cores = k->host_cores[k->procs[t->proc]->host];
+	int n = threads ? (cores + 4 < 32 ? cores + 4 : 32) : cores;
 	if (nv && nv->type != V_NONE) {
 		if (nv->type != V_INT)
 			return kern_raise(k, t, "TypeError", "max_workers must be an integer");

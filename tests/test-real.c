@@ -806,6 +806,22 @@ END_TEST
  * loops and other builds on the two cores (load average 5); so up to 5 attempts until one loses
  * one fail together with a probability below 1e-5 even there. Under a threading.Lock the total
  * is exact in every attempt, and race_on() reports the lost updates that were seen. */
+/* sys.exit(3) in a real child: its exit code, quietly (no exception); the run completes. */
+START_TEST(test_sys_exit_gives_the_exit_code)
+{
+	struct loaded l;
+	load(&l, "import sys\nfrom multiprocessing import Process\ndef f():\n    sys.exit(3)\n"
+		 "p = Process(target=f)\np.start()\np.join()\nprint('code', p.exitcode)\n");
+	struct trace *tr = run_real(&l, 1, REAL_GIL_NONE, 10 * 1000000000LL);
+	char out[256];
+	printed_sorted(tr, out, sizeof out);
+	ck_assert_str_eq(out, "code 3\n");
+	ck_assert_int_eq(tr->end, END_COMPLETED);
+	trace_destroy(tr);
+	unload(&l);
+}
+END_TEST
+
 START_TEST(test_threads_lose_updates_without_gil)
 {
 	if (real_cores_available() < 2)
@@ -974,6 +990,7 @@ Suite *real_suite(void)
 	tcase_add_test(tc, test_process_lock_and_value);
 	tcase_add_test(tc, test_threads_lose_updates_without_gil);
 	tcase_add_test(tc, test_bare_path_semantics);
+	tcase_add_test(tc, test_sys_exit_gives_the_exit_code);
 	tcase_add_test(tc, test_semaphore_event_condition_barrier);
 	tcase_add_test(tc, test_array_value_shared);
 	tcase_add_test(tc, test_queue_pipe_real);

@@ -623,11 +623,17 @@ void metrics_print_json(FILE *out, const struct trace *tr, const struct metrics 
 			th->switches, th->voluntary, th->involuntary, th->migrations);
 	}
 	fputs(m->nthreads ? "\n  ],\n  \"cores\": [" : "],\n  \"cores\": [", out);
-	for (int c = 0; c < m->ncores; c++)
+	for (int c = 0; c < m->ncores; c++) {
 		fprintf(out, "%s{\"core\": %d, \"busy_ns\": %" PRId64 ", \"switch_ns\": %" PRId64
-			     ", \"utilisation\": %.6g}",
+			     ", \"utilisation\": %.6g",
 			c ? ",\n    " : "\n    ", c, m->cores[c].busy_ns, m->cores[c].switch_ns,
 			m->cores[c].utilisation);
+		if (tr->core_labels && c < tr->ncores && tr->core_labels[c]) { /* several hosts */
+			fputs(", \"label\": ", out);
+			metrics_json_string(out, trace_str(tr, tr->core_labels[c]));
+		}
+		putc('}', out);
+	}
 	fprintf(out, "%s],\n  \"cpu_percent\": %.6g,\n  \"context_switches\": %" PRId64
 		     ",\n  \"max_parallel\": %d,\n  \"migrations\": %" PRId64 ",\n  \"fairness\": ",
 		m->ncores ? "\n  " : "", m->cpu_percent, m->context_switches, m->max_parallel,

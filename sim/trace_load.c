@@ -610,9 +610,13 @@ struct trace *trace_load_chrome_text(const char *name, const char *text, size_t 
 		order[k] = &L.tracks[k];
 	qsort(order, L.ntracks, sizeof *order, cmp_track);
 	int ncores = 0;
-	for (size_t k = 0; k < L.ntracks; k++)
+	for (size_t k = 0; k < L.ntracks; k++) {
+		/* a named core that never ran anything is still a core of the machine */
+		if (L.ours && L.tracks[k].pid == L.cores_pid && L.tracks[k].name)
+			L.tracks[k].is_core = true;
 		if (L.tracks[k].is_core)
 			L.tracks[k].core = (int)(L.tracks[k].tid - L.cores_pid - 1);
+	}
 	for (size_t k = 0; k < L.ntracks; k++) {
 		struct track *t = &L.tracks[k];
 		if (t->is_core && (t->core < 0 || t->core >= MAX_CORES_LOADED))
@@ -621,6 +625,14 @@ struct trace *trace_load_chrome_text(const char *name, const char *text, size_t 
 			ncores = t->core + 1;
 	}
 	L.tr->ncores = ncores;
+	for (size_t k = 0; k < L.ntracks && !L.oom; k++) { /* hosts' labels ("worker core 1") */
+		const struct track *t = &L.tracks[k];
+		char plain[32];
+		snprintf(plain, sizeof plain, "core %d", t->core);
+		if (t->is_core && t->name && strcmp(trace_str(L.tr, t->name), plain) != 0 &&
+		    trace_set_core_label(L.tr, t->core, trace_str(L.tr, t->name)) < 0)
+			L.oom = true;
+	}
 	for (size_t p = 0; p < L.nprocs && !L.oom; p++) {
 		struct proc *pr = &L.procs[p];
 		if (L.ours && pr->pid == L.cores_pid)

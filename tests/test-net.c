@@ -3,11 +3,13 @@
  * with 60 bytes of framing; a str of n characters is n + 15 bytes; the loopback is 20 us
  * each way; fork costs the parent 400 us; a context switch onto an idle core 3 us. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
 
 #include "harness.h"
+#include "trace_load.h"
 #include "suites.h"
 
 /* The machine-line error for text, or "" when the lines are accepted. */
@@ -141,6 +143,40 @@ START_TEST(each_host_has_its_policy)
 	double a = 0, b = 0;
 	ck_assert_int_eq(sscanf(out, "%lf|%lf", &a, &b), 2);
 	ck_assert_msg(a > 190 && b > 190, "rr: %s", out);
+	run_free(&r);
+}
+END_TEST
+
+/* With several hosts each core has a label, in the summary's JSON and the Chrome trace; a
+ * trace loaded back keeps them, idle cores too. */
+START_TEST(core_labels_round_trip)
+{
+	struct run r;
+	run_text(&r, "machine cores=2\nmachine host=w cores=2\ncompute(1ms)\n", NULL);
+	char b[64];
+	ck_assert_str_eq(trace_core_label(r.tr, 1, b, sizeof b), "localhost core 1");
+	ck_assert_str_eq(trace_core_label(r.tr, 3, b, sizeof b), "w core 1");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	ck_assert_int_eq(chrome_write(f, r.tr), 0);
+	fclose(f);
+	struct diag d;
+	struct trace *back = trace_load_chrome_text("t.json", text, len, &d);
+	ck_assert_msg(back, "%s", d.msg);
+	ck_assert_int_eq(back->ncores, 4);
+	for (int c = 0; c < 4; c++) {
+		char a[64];
+		ck_assert_str_eq(trace_core_label(back, c, a, sizeof a),
+				 trace_core_label(r.tr, c, b, sizeof b));
+	}
+	trace_destroy(back);
+	free(text);
+	run_free(&r);
+	/* one host: plain names, no labels */
+	run_text(&r, "machine cores=2\ncompute(1ms)\n", NULL);
+	ck_assert_ptr_null(r.tr->core_labels);
+	ck_assert_str_eq(trace_core_label(r.tr, 1, b, sizeof b), "core 1");
 	run_free(&r);
 }
 END_TEST
@@ -319,6 +355,7 @@ Suite *net_suite(void)
 	tcase_add_test(tc, host_and_link_lines);
 	tcase_add_test(tc, processes_run_on_their_host);
 	tcase_add_test(tc, each_host_has_its_policy);
+	tcase_add_test(tc, core_labels_round_trip);
 	tcase_add_test(tc, results_come_after_the_work_and_the_network);
 	tcase_add_test(tc, bandwidth_delays_big_messages);
 	tcase_add_test(tc, bad_connections_raise_at_their_line);

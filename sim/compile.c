@@ -1866,8 +1866,10 @@ static int add_prelude(struct vm_program *prog, const struct ast_program *ast,
 	struct ast_node **v = malloc((size_t)(n ? n : 1) * sizeof *v);
 	if (!v)
 		return -1;
-	memcpy(v, prog->prelude->body.v, (size_t)prog->prelude->body.n * sizeof *v);
-	memcpy(v + prog->prelude->body.n, ast->body.v, (size_t)ast->body.n * sizeof *v);
+	if (prog->prelude->body.n) /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(v, prog->prelude->body.v, (size_t)prog->prelude->body.n * sizeof *v);
+	if (ast->body.n) /* a program of comments only */
+		memcpy(v + prog->prelude->body.n, ast->body.v, (size_t)ast->body.n * sizeof *v);
 	*body = (struct ast_list){.v = v, .n = n, .cap = n};
 	return 0;
 }

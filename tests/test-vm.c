@@ -615,6 +615,11 @@ START_TEST(compile_errors)
 	fk_start(&k, "machine cores=2\nprint('ok')\n", 0);
 	ck_assert_str_eq(k.out, "ok\n");
 	fk_free(&k);
+	/* Found by fuzz-run: a program of comments only that mentions wait_for (which compiles
+	 * the prelude in) copied 0 bytes from a NULL body: undefined behaviour under UBSan */
+	fk_start(&k, "# cond.wait_for(pred) is not used here\n", 0);
+	ck_assert_str_eq(k.out, "");
+	fk_free(&k);
 }
 END_TEST
 

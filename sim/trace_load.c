@@ -388,7 +388,8 @@ static int thread_index_of(const struct loader *L, int64_t pid, int64_t tid)
 /* Records of one track from its slices (sorted): each stretch, then what comes after it. */
 static void track_records(struct loader *L, struct track *t, int64_t makespan)
 {
-	qsort(t->sl, t->nsl, sizeof *t->sl, cmp_slice);
+	if (t->nsl > 1) /* an idle core has none (and no array) */
+		qsort(t->sl, t->nsl, sizeof *t->sl, cmp_slice);
 	int64_t busy = INT64_MIN;
 	for (size_t k = 0; k < t->nsl && !L->oom; k++) {
 		const struct slice *s = &t->sl[k];

@@ -26,6 +26,10 @@ render deadlock-ab deadlock-ab --width 1400
 render philosophers philosophers --width 1400
 render convoy convoy --width 1400
 render convoy-zoom convoy --width 1400 --from 100ms --to 125ms
+# hosts and a manager: the network's round trips around each result; a zombie reaped
+render master-worker master-worker --width 1400
+render master-worker-zoom master-worker --width 1400 --from 1.03s --to 1.08s
+render zombie-orphan zombie-orphan --width 1400
 
 if command -v xvfb-run >/dev/null 2>&1; then
 	script=$(mktemp)

@@ -72,6 +72,7 @@ enum ast_kind {
 	AST_LAMBDA,    /* lambda params: a ; params = parameter names, items2 = defaults of the
 	                * last items2.n parameters, a = the body expression */
 	AST_CLASS,     /* class str(items2...): items = body; items2 = the bases as written */
+	AST_DICT,      /* {k: v, ...}: items = the keys, items2 = their values (as many) */
 
 	AST_KIND_COUNT
 };

@@ -174,6 +174,8 @@ static int effect(const struct comp *c, int op, int arg)
 		return -arg;
 	case OP_BUILD_LIST: case OP_BUILD_TUPLE: case OP_BUILD_STR:
 		return 1 - arg;
+	case OP_BUILD_DICT:
+		return 1 - 2 * arg;
 	case OP_UNPACK:
 		return arg - 1;
 	case OP_STORE_INDEX: case OP_SLICE:
@@ -1136,6 +1138,14 @@ static void expr(struct comp *c, const struct ast_node *n)
 		emit(c, n->kind == AST_LIST ? OP_BUILD_LIST : OP_BUILD_TUPLE, n->items.n);
 		break;
 	}
+	case AST_DICT:
+		for (int i = 0; i < n->items.n; i++) { /* each key before its value, as Python */
+			expr(c, n->items.v[i]);
+			expr(c, n->items2.v[i]);
+		}
+		at(c, n);
+		emit(c, OP_BUILD_DICT, n->items.n);
+		break;
 	default:
 		cerr(c, n->line, n->col, "this is not an expression");
 		break;

@@ -1161,10 +1161,13 @@ static void spawn_end(struct kernel *k, struct task *t)
 	if (os_fork) {
 		child->vm = vm_thread_fork(t->vm, cp->vm);
 	} else if (t->spawn_is_proc) {
+		/* the child's arguments are its own copies, as a fork (or pickling) gives it: a list
+		 * it changes is not the parent's (aliasing with its copied globals is not kept) */
+		struct value argv[VM_MAX_ARGS];
 		vm_ref(cp->target);
 		for (int i = 0; i < cp->nargs; i++)
-			vm_ref(cp->args[i]);
-		child->vm = vm_thread_create_call(cp->vm, cp->target, cp->nargs, cp->args);
+			argv[i] = vm_value_copy(cp->args[i]);
+		child->vm = vm_thread_create_call(cp->vm, cp->target, cp->nargs, argv);
 	} else {
 		vm_ref(child->target);
 		for (int i = 0; i < child->nargs; i++)

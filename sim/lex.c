@@ -335,7 +335,8 @@ static bool push_bracket(struct lexer *lx, struct lex_token *t)
 
 static const char *bracket_name(char c)
 {
-	return c == '(' ? "'('" : c == ')' ? "')'" : c == '[' ? "'['" : "']'";
+	return c == '(' ? "'('" : c == ')' ? "')'" : c == '[' ? "'['" : c == ']' ? "']'"
+	       : c == '{' ? "'{'" : "'}'";
 }
 
 /* Reads a name (the caller checked its first character). */
@@ -747,17 +748,19 @@ static void read_operator(struct lexer *lx, struct lex_token *t)
 	switch (c) {
 	case '(':
 	case '[':
+	case '{':
 		if (!push_bracket(lx, t))
 			return;
 		break;
 	case ')':
-	case ']': {
+	case ']':
+	case '}': {
 		if (lx->nbracket == 0) {
 			set_error(lx, t, t->line, t->col, "unmatched %s", bracket_name((char)c));
 			return;
 		}
 		struct lex_bracket *b = &lx->brackets[lx->nbracket - 1];
-		if ((c == ')') != (b->ch == '(')) {
+		if (c != (b->ch == '(' ? ')' : b->ch == '[' ? ']' : '}')) {
 			set_error(lx, t, t->line, t->col,
 				  "closing %s does not match %s on line %d", bracket_name((char)c),
 				  bracket_name(b->ch), b->line);
@@ -766,13 +769,6 @@ static void read_operator(struct lexer *lx, struct lex_token *t)
 		lx->nbracket--;
 		break;
 	}
-	case '{':
-		set_error(lx, t, t->line, t->col,
-			  "dictionaries are not part of the scenario language yet");
-		return;
-	case '}':
-		set_error(lx, t, t->line, t->col, "unmatched '}'");
-		return;
 	case '@':
 		set_error(lx, t, t->line, t->col,
 			  "decorators ('@') are not part of the scenario language yet");

@@ -331,12 +331,22 @@ static bool starts_expr(int type)
 {
 	switch (type) {
 	case LEX_NAME: case LEX_INT: case LEX_FLOAT: case LEX_DURATION: case LEX_STRING:
-	case LEX_NONE: case LEX_TRUE: case LEX_FALSE: case '(': case '[': case '-': case '+':
+	case LEX_NONE: case LEX_TRUE: case LEX_FALSE: case '(': case '[': case '{': case '-':
+	case '+':
 	case '~': case TOK_NOT: case LEX_ERROR: case LEX_AWAIT: case LEX_LAMBDA:
 		return true;
 	default:
 		return false;
 	}
+}
+
+/* false (with the error set) at a comprehension's `for`. */
+static bool no_comprehension(struct parser *p)
+{
+	if (cur_type(p) != LEX_FOR)
+		return true;
+	return fail_at(p, cur(p)->line, cur(p)->col,
+		       "comprehensions are not part of the scenario language yet");
 }
 
 /* Elements of a parenthesized tuple, a list, up to the closing bracket. `first` is parsed. */
@@ -346,9 +356,8 @@ static bool parse_elements(struct parser *p, struct ast_list *out, struct ast_no
 	if (!list_push(p, out, first))
 		return false;
 	for (;;) {
-		if (cur_type(p) == LEX_FOR)
-			return fail_at(p, cur(p)->line, cur(p)->col,
-				       "comprehensions are not part of the scenario language yet");
+		if (!no_comprehension(p))
+			return false;
 		if (cur_type(p) == close)
 			return true;
 		if (!accept(p, ','))
@@ -358,6 +367,44 @@ static bool parse_elements(struct parser *p, struct ast_list *out, struct ast_no
 		if (!list_push(p, out, parse_test(p)))
 			return false;
 	}
+}
+
+/* {k: v, ...} from its '{' (a set or a comprehension is an error). */
+static struct ast_node *parse_dict(struct parser *p)
+{
+	struct lex_token *open = cur(p);
+	int line = open->line, col = open->col;
+	if (!enter(p))
+		return NULL;
+	bool approx = p->approx_ok;
+	p->approx_ok = false;
+	struct ast_node *n = node_new(p, AST_DICT, line, col);
+	advance(p);
+	while (n && cur_type(p) != '}') {
+		struct ast_node *key = parse_test(p);
+		if (!key || !list_push(p, &n->items, key) || !no_comprehension(p))
+			return NULL;
+		if (cur_type(p) != ':') {
+			if (n->items.n == 1 && (cur_type(p) == ',' || cur_type(p) == '}'))
+				return fail_at(p, line, col,
+					       "sets are not part of the scenario language yet");
+			return fail_found(p, cur(p), "expected ':' after the dictionary key");
+		}
+		advance(p);
+		if (!starts_expr(cur_type(p)))
+			return fail_found(p, cur(p), "expected a value after the dictionary key and ':'");
+		struct ast_node *val = parse_test(p);
+		if (!val || !list_push(p, &n->items2, val) || !no_comprehension(p))
+			return NULL;
+		if (cur_type(p) != '}' && !accept(p, ','))
+			return fail_found(p, cur(p), "expected '}' or ','");
+	}
+	if (!n)
+		return NULL;
+	advance(p); /* } */
+	p->approx_ok = approx;
+	leave(p, 1);
+	return n;
 }
 
 static struct ast_node *parse_atom(struct parser *p)
@@ -393,6 +440,8 @@ static struct ast_node *parse_atom(struct parser *p)
 		return n;
 	case LEX_STRING:
 		return parse_strings(p);
+	case '{':
+		return parse_dict(p);
 	case '(':
 	case '[': {
 		int close = t->type == '(' ? ')' : ']';
@@ -1186,6 +1235,7 @@ static const char *node_desc(const struct ast_node *n)
 	case AST_COMPARE: return "a comparison";
 	case AST_IFEXP: return "a conditional expression";
 	case AST_LIST: return "a list";
+	case AST_DICT: return "a dict literal";
 	case AST_AWAIT: return "await expression";
 	case AST_LAMBDA: return "a lambda";
 	default: return "an expression";
@@ -2070,6 +2120,7 @@ const char *ast_kind_name(enum ast_kind kind)
 		[AST_RAISE] = "raise statement",
 		[AST_LAMBDA] = "lambda",
 		[AST_CLASS] = "class statement",
+		[AST_DICT] = "dict",
 	};
 	if ((int)kind < 0 || kind >= AST_KIND_COUNT || !names[kind])
 		return "syntax";

@@ -1,4 +1,4 @@
-/* value.c — the scenario language's values: reference-counted strings, lists, tuples and
+/* value.c — the scenario language's values: reference-counted strings, lists, tuples, dicts and
  * ranges; str()/repr(); % and format-spec formatting; arithmetic and comparisons with
  * Python's rules (and durations). Pure: nothing here knows threads or the kernel. */
 #include "vm_internal.h"
@@ -122,8 +122,255 @@ void vm_obj_free(struct vobj *o)
 			vunref(c->args[i]);
 	} else if (o->type == V_EXC) {
 		vunref(((struct vexc *)o)->args);
+	} else if (o->type == V_DICT) {
+		struct vdict *d = (struct vdict *)o;
+		for (int i = 0; i < d->used; i++) {
+			vunref(d->ent[i].key);
+			vunref(d->ent[i].val);
+		}
+		free(d->ent);
+		free(d->index);
 	}
 	free(o);
+}
+
+/* ---- dicts ---- */
+
+struct value vm_dict_new(void)
+{
+	struct value v = {.type = V_NONE};
+	struct vdict *d = calloc(1, sizeof *d);
+	if (!d)
+		return v;
+	d->h.refs = 1;
+	d->h.type = V_DICT;
+	v.type = V_DICT;
+	v.u.o = &d->h;
+	return v;
+}
+
+static uint64_t mix(uint64_t h, uint64_t x)
+{
+	h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdull;
+}
+
+/* A hash agreeing with vm_equal: numbers that compare equal hash alike. Only lookups depend
+ * on it (iteration follows insertion order), so hashing an object by its address keeps runs
+ * deterministic. */
+static bool hash_value(struct value v, uint64_t *h, struct vm_err *e)
+{
+	switch (v.type) {
+	case V_NONE:
+		*h = 0x5bd1e995u;
+		return true;
+	case V_BOOL:
+	case V_INT:
+		*h = mix(1, (uint64_t)v.u.i);
+		return true;
+	case V_FLOAT:
+		if (v.u.f == floor(v.u.f) && fabs(v.u.f) < 9.2e18) {
+			*h = mix(1, (uint64_t)(int64_t)v.u.f);
+		} else {
+			uint64_t bits;
+			memcpy(&bits, &v.u.f, sizeof bits);
+			*h = mix(2, bits);
+		}
+		return true;
+	case V_STR: {
+		uint64_t x = 0xcbf29ce484222325ull; /* FNV-1a */
+		for (size_t i = 0; i < STR(v)->len; i++)
+			x = (x ^ (unsigned char)STR(v)->data[i]) * 0x100000001b3ull;
+		*h = x;
+		return true;
+	}
+	case V_TUPLE: {
+		uint64_t x = 3;
+		for (int i = 0; i < SEQ(v)->n; i++) {
+			uint64_t k;
+			if (!hash_value(SEQ(v)->items[i], &k, e))
+				return false;
+			x = mix(x, k);
+		}
+		*h = x;
+		return true;
+	}
+	case V_RANGE:
+		*h = mix(mix(mix(4, (uint64_t)RNG(v)->start), (uint64_t)RNG(v)->stop),
+			 (uint64_t)RNG(v)->step);
+		return true;
+	case V_DUR:
+	case V_FUNC:
+	case V_BUILTIN:
+	case V_MODULE:
+	case V_EXCTYPE:
+	case V_HANDLE:
+		*h = mix(mix(v.type, (uint64_t)(uint32_t)v.aux), (uint64_t)v.u.i);
+		return true;
+	case V_CORO:
+	case V_EXC:
+		*h = mix(v.type, (uint64_t)(uintptr_t)v.u.o);
+		return true;
+	default:
+		return vm_seterr(e, "TypeError", "unhashable type: '%s'", vm_type_name(v));
+	}
+}
+
+static int dict_lookup(const struct vdict *d, struct value key, uint64_t h, uint32_t *slot)
+{
+	if (!d->index)
+		return -1;
+	uint32_t i = (uint32_t)h & d->mask;
+	for (;;) {
+		int32_t k = d->index[i];
+		if (k < 0) {
+			*slot = i;
+			return -1;
+		}
+		const struct vdict_entry *en = &d->ent[k];
+		if (en->hash == h && en->key.type != V_UNBOUND && vm_equal(en->key, key)) {
+			*slot = i;
+			return k;
+		}
+		i = (i + 1) & d->mask;
+	}
+}
+
+int vm_dict_find(const struct vdict *d, struct value key, struct vm_err *e)
+{
+	uint64_t h;
+	uint32_t slot;
+	if (!hash_value(key, &h, e))
+		return -2;
+	return dict_lookup(d, key, h, &slot);
+}
+
+/* Packs the live entries into room for cap and rebuilds the index; false when out of
+ * memory (d unchanged). */
+static bool dict_resize(struct vdict *d, int cap)
+{
+	uint32_t slots = 8;
+	while (slots < 2u * (uint32_t)cap)
+		slots *= 2;
+	struct vdict_entry *ent = malloc((size_t)cap * sizeof *ent);
+	int32_t *index = malloc(slots * sizeof *index);
+	if (!ent || !index) {
+		free(ent);
+		free(index);
+		return false;
+	}
+	memset(index, 0xff, slots * sizeof *index);
+	int n = 0;
+	for (int i = 0; i < d->used; i++) {
+		if (d->ent[i].key.type == V_UNBOUND)
+			continue;
+		ent[n] = d->ent[i];
+		uint32_t s = (uint32_t)ent[n].hash & (slots - 1);
+		while (index[s] >= 0)
+			s = (s + 1) & (slots - 1);
+		index[s] = n++;
+	}
+	free(d->ent);
+	free(d->index);
+	d->ent = ent;
+	d->index = index;
+	d->mask = slots - 1;
+	d->used = n;
+	d->cap = cap;
+	return true;
+}
+
+bool vm_dict_set(struct value dv, struct value key, struct value val, struct vm_err *e)
+{
+	struct vdict *d = DICT(dv);
+	uint64_t h;
+	uint32_t slot;
+	if (!hash_value(key, &h, e))
+		return false;
+	int i = dict_lookup(d, key, h, &slot);
+	if (i >= 0) {
+		struct value old = d->ent[i].val;
+		vref(val);
+		d->ent[i].val = val;
+		vunref(old);
+		return true;
+	}
+	if (d->used == d->cap) {
+		if (d->n >= VM_DICT_LIMIT)
+			return vm_seterr(e, "MemoryError", "dict larger than %zu MiB",
+					 VM_OBJ_LIMIT >> 20);
+		int cap = d->n < 4 ? 8 : d->n * 2;
+		if (cap > VM_DICT_LIMIT)
+			cap = VM_DICT_LIMIT;
+		if (!dict_resize(d, cap))
+			return vm_seterr(e, "MemoryError", "out of memory");
+		dict_lookup(d, key, h, &slot);
+	}
+	vref(key);
+	vref(val);
+	d->ent[d->used] = (struct vdict_entry){key, val, h};
+	d->index[slot] = d->used++;
+	d->n++;
+	return true;
+}
+
+void vm_dict_remove(struct value dv, int i, struct value *val)
+{
+	struct vdict *d = DICT(dv);
+	struct vdict_entry *en = &d->ent[i];
+	/* the index keeps pointing at the entry: a removed key never matches, and the slot
+	 * stays taken so that probes for later keys go on past it */
+	vunref(en->key);
+	if (val)
+		*val = en->val;
+	else
+		vunref(en->val);
+	en->key.type = V_UNBOUND;
+	en->val = vm_none();
+	d->n--;
+}
+
+void vm_dict_clear(struct value dv)
+{
+	struct vdict *d = DICT(dv);
+	for (int i = 0; i < d->used; i++) {
+		vunref(d->ent[i].key);
+		vunref(d->ent[i].val);
+	}
+	free(d->ent);
+	free(d->index);
+	d->ent = NULL;
+	d->index = NULL;
+	d->n = d->used = d->cap = 0;
+	d->mask = 0;
+}
+
+int vm_dict_next(const struct vdict *d, int *pos)
+{
+	while (*pos < d->used) {
+		int i = (*pos)++;
+		if (d->ent[i].key.type != V_UNBOUND)
+			return i;
+	}
+	return -1;
+}
+
+/* Whether a and b (both dicts) hold equal keys with equal values. */
+static bool dict_equal(struct value a, struct value b)
+{
+	const struct vdict *x = DICT(a), *y = DICT(b);
+	if (x->n != y->n)
+		return false;
+	if (a.u.o == b.u.o)
+		return true;
+	struct vm_err e;
+	int pos = 0, i;
+	while ((i = vm_dict_next(x, &pos)) >= 0) {
+		int j = vm_dict_find(y, x->ent[i].key, &e);
+		if (j < 0 || !vm_equal(x->ent[i].val, y->ent[j].val))
+			return false;
+	}
+	return true;
 }
 
 /* ---- exceptions ---- */
@@ -534,6 +781,8 @@ int64_t vm_len(struct value v, struct vm_err *e)
 		return SEQ(v)->n;
 	case V_RANGE:
 		return vm_range_len(RNG(v));
+	case V_DICT:
+		return DICT(v)->n;
 	default:
 		vm_seterr(e, "TypeError", "object of type '%s' has no len()", vm_type_name(v));
 		return -1;
@@ -668,6 +917,8 @@ bool vm_truthy(struct value v)
 		return SEQ(v)->n != 0;
 	case V_RANGE:
 		return vm_range_len(RNG(v)) != 0;
+	case V_DICT:
+		return DICT(v)->n != 0;
 	default:
 		return true;
 	}
@@ -733,6 +984,34 @@ static bool memo_put(struct vm_memo *m, struct vobj *from, struct vobj *to)
 	return true;
 }
 
+/* A dict's deep copy: the same entries in the same order (keys are immutable but may be
+ * tuples: they are copied too, keeping aliasing). */
+static struct value dict_copy(struct value v, struct vm_memo *m)
+{
+	const struct vdict *d = DICT(v);
+	struct value c = vm_dict_new();
+	if (c.type != V_DICT || (d->n && !dict_resize(DICT(c), d->n)) ||
+	    !memo_put(m, v.u.o, c.u.o)) {
+		/* out of memory: share rather than crash; the child may see the parent's dict */
+		vunref(c);
+		vref(v);
+		return v;
+	}
+	struct vdict *to = DICT(c);
+	int pos = 0, i;
+	while ((i = vm_dict_next(d, &pos)) >= 0) {
+		struct vdict_entry en = {vm_deep_copy(d->ent[i].key, m),
+					 vm_deep_copy(d->ent[i].val, m), d->ent[i].hash};
+		uint32_t s = (uint32_t)en.hash & to->mask;
+		while (to->index[s] >= 0)
+			s = (s + 1) & to->mask;
+		to->index[s] = to->used;
+		to->ent[to->used++] = en;
+		to->n++;
+	}
+	return c;
+}
+
 struct value vm_deep_copy(struct value v, struct vm_memo *m)
 {
 	if (v.type == V_EXC) { /* its arguments may hold lists */
@@ -746,7 +1025,7 @@ struct value vm_deep_copy(struct value v, struct vm_memo *m)
 		EXC(c)->col = x->col;
 		return c;
 	}
-	if (v.type != V_LIST && v.type != V_TUPLE) {
+	if (v.type != V_LIST && v.type != V_TUPLE && v.type != V_DICT) {
 		vref(v);
 		return v;
 	}
@@ -759,6 +1038,8 @@ struct value vm_deep_copy(struct value v, struct vm_memo *m)
 			return c;
 		}
 	}
+	if (v.type == V_DICT)
+		return dict_copy(v, m);
 	const struct vseq *s = SEQ(v);
 	struct value c = vm_seq_new(v.type, s->n);
 	if (c.type != v.type) {
@@ -813,6 +1094,7 @@ const char *vm_type_name(struct value v)
 	case V_STR: return "str";
 	case V_TUPLE: return "tuple";
 	case V_LIST: return "list";
+	case V_DICT: return "dict";
 	case V_FUNC: return "function";
 	case V_BUILTIN: return "builtin_function_or_method";
 	case V_MODULE: return "module";
@@ -988,6 +1270,24 @@ static bool to_text(const struct vm_program *prog, struct sbuf *b, struct value 
 		if (!list && s->n == 1)
 			sb_putc(b, ',');
 		sb_putc(b, list ? ']' : ')');
+		break;
+	}
+	case V_DICT: {
+		const struct vdict *d = DICT(v);
+		if (depth > 64) {
+			sb_puts(b, "{...}");
+			break;
+		}
+		sb_putc(b, '{');
+		int pos = 0, i, k = 0;
+		while ((i = vm_dict_next(d, &pos)) >= 0 && !b->oom) {
+			if (k++)
+				sb_puts(b, ", ");
+			to_text(prog, b, d->ent[i].key, true, depth + 1);
+			sb_puts(b, ": ");
+			to_text(prog, b, d->ent[i].val, true, depth + 1);
+		}
+		sb_putc(b, '}');
 		break;
 	}
 	case V_RANGE: {
@@ -2077,6 +2377,8 @@ bool vm_equal(struct value a, struct value b)
 	case V_RANGE:
 		return RNG(a)->start == RNG(b)->start && RNG(a)->stop == RNG(b)->stop &&
 		       RNG(a)->step == RNG(b)->step;
+	case V_DICT:
+		return dict_equal(a, b);
 	case V_CORO:
 	case V_EXC:
 		return a.u.o == b.u.o;
@@ -2116,6 +2418,11 @@ static bool contains(struct value item, struct value seq, bool *res, struct vm_e
 		*res = STR(item)->len <= STR(seq)->len &&
 		       find_bytes(STR(seq)->data, STR(seq)->len, STR(item)->data, STR(item)->len) >= 0;
 		return true;
+	case V_DICT: {
+		int i = vm_dict_find(DICT(seq), item, e);
+		*res = i >= 0;
+		return i != -2;
+	}
 	case V_RANGE: {
 		const struct vrange *r = RNG(seq);
 		*res = false;

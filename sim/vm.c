@@ -105,6 +105,7 @@ const struct vm_builtin vm_builtins[BI_COUNT] = {
 	[BI_OS_WAITPID] = {"os.waitpid", 2, 2, "", false, SYS_NEW},
 	[BI_OS_EXIT] = {"os._exit", 1, 1, "", false, SYS_NEW},
 	[BI_SYS_EXIT] = {"sys.exit", 0, 1, "", false, SYS_NEW},
+	[BI_DICT] = {"dict", 0, 1, "", true, SYS_COUNT},
 };
 
 const char *const vm_module_names[M_COUNT] = {
@@ -888,9 +889,21 @@ static bool is_seq(struct value v)
 	return v.type == V_LIST || v.type == V_TUPLE || v.type == V_STR || v.type == V_RANGE;
 }
 
-/* A new list with the items of an iterable. */
+/* A new list with the items of an iterable (a dict's keys). */
 static bool to_list(struct value it, struct value *out, struct vm_err *e)
 {
+	if (it.type == V_DICT) {
+		const struct vdict *d = DICT(it);
+		*out = vm_seq_new(V_LIST, d->n);
+		if (out->type != V_LIST)
+			return vm_seterr(e, "MemoryError", "out of memory");
+		int pos = 0, i, k = 0;
+		while ((i = vm_dict_next(d, &pos)) >= 0) {
+			SEQ(*out)->items[k++] = d->ent[i].key;
+			vref(d->ent[i].key);
+		}
+		return true;
+	}
 	if (!is_seq(it))
 		return vm_seterr(e, "TypeError", "'%s' object is not iterable", vm_type_name(it));
 	int64_t n = vm_len(it, e);
@@ -1174,6 +1187,8 @@ static bool kwarg_bool(const char **kwn, const struct value *kwv, int kwc, const
 
 /* Runs built-in bid. Returns 0 with *out (a new reference), 1 when *call is filled (a
  * system call is pending), -1 on an error (in e). Arguments are borrowed. */
+static bool dict_update(struct value d, struct value other, struct vm_err *e);
+
 static int builtin(struct vm_thread *t, int bid, const struct value *args, int argc,
 		   const char **kwn, const struct value *kwv, int kwc, struct vm_call *call,
 		   struct value *out, struct vm_err *e)
@@ -1359,6 +1374,15 @@ static int builtin(struct vm_thread *t, int bid, const struct value *args, int a
 			return -1;
 		if (bid == BI_TUPLE)
 			out->type = out->u.o->type = V_TUPLE;
+		return 0;
+	case BI_DICT:
+		*out = vm_dict_new();
+		if (out->type != V_DICT)
+			return vm_seterr(e, "MemoryError", "out of memory"), -1;
+		if (argc && !dict_update(*out, a, e)) {
+			vunref(*out);
+			return -1;
+		}
 		return 0;
 	case BI_SORTED:
 		if (!to_list(a, out, e))
@@ -1631,6 +1655,142 @@ static bool list_method(struct value self, const char *name, const struct value 
 		return sort_list(self, kwarg_bool(kwn, kwv, kwc, "reverse"), e);
 	}
 	return vm_seterr(e, "AttributeError", "'list' object has no attribute '%s'", name);
+}
+
+/* d.update(other): other a dict or an iterable of (key, value) pairs. */
+static bool dict_update(struct value d, struct value other, struct vm_err *e)
+{
+	if (other.type == V_DICT) {
+		const struct vdict *o = DICT(other);
+		int pos = 0, i;
+		while ((i = vm_dict_next(o, &pos)) >= 0)
+			if (!vm_dict_set(d, o->ent[i].key, o->ent[i].val, e))
+				return false;
+		return true;
+	}
+	struct value l;
+	if (!to_list(other, &l, e))
+		return false;
+	bool ok = true;
+	for (int k = 0; k < SEQ(l)->n && ok; k++) {
+		struct value pair = SEQ(l)->items[k];
+		if (!is_seq(pair)) {
+			ok = vm_seterr(e, "TypeError", "cannot convert dictionary update sequence "
+				       "element #%d to a sequence", k);
+			break;
+		}
+		int64_t n = vm_len(pair, e);
+		if (n != 2) {
+			ok = vm_seterr(e, "ValueError", "dictionary update sequence element #%d has "
+				       "length %lld; 2 is required", k, (long long)n);
+			break;
+		}
+		struct value kv[2];
+		vm_seq_get(pair, 0, &kv[0], e);
+		vm_seq_get(pair, 1, &kv[1], e);
+		ok = vm_dict_set(d, kv[0], kv[1], e);
+		vunref(kv[0]);
+		vunref(kv[1]);
+	}
+	vunref(l);
+	return ok;
+}
+
+/* KeyError(key), to throw: V_NONE when out of memory. */
+static struct value key_error(struct value key)
+{
+	vref(key);
+	struct value args = vm_tuple(1, &key);
+	if (args.type != V_TUPLE)
+		return args;
+	return vm_exc_new(EXC_KEY, NULL, args);
+}
+
+/* A method of a dict. A missing key sets *exc to the KeyError to throw (and returns false
+ * with e unset); other errors are in e. */
+static bool dict_method(struct value self, const char *name, const struct value *args,
+			int argc, int kwc, struct value *out, struct vm_err *e, struct value *exc)
+{
+	struct vdict *d = DICT(self);
+	*out = vm_none();
+	bool get = strcmp(name, "get") == 0, pop = strcmp(name, "pop") == 0,
+	     setdefault = strcmp(name, "setdefault") == 0;
+	if (get || pop || setdefault) {
+		if (!want_args("dict", name, argc, 1, 2, kwc, e))
+			return false;
+		int i = vm_dict_find(d, args[0], e);
+		if (i == -2)
+			return false;
+		if (i >= 0) {
+			if (pop) {
+				vm_dict_remove(self, i, out);
+			} else {
+				*out = d->ent[i].val;
+				vref(*out);
+			}
+			return true;
+		}
+		if (pop && argc < 2) {
+			*exc = key_error(args[0]);
+			if (exc->type != V_EXC)
+				vm_seterr(e, "MemoryError", "out of memory");
+			return false;
+		}
+		*out = argc > 1 ? args[1] : vm_none();
+		if (setdefault && !vm_dict_set(self, args[0], *out, e))
+			return false;
+		vref(*out);
+		return true;
+	}
+	if (strcmp(name, "update") == 0) {
+		if (!want_args("dict", name, argc, 0, 1, kwc, e))
+			return false;
+		return !argc || dict_update(self, args[0], e);
+	}
+	bool keys = strcmp(name, "keys") == 0, values = strcmp(name, "values") == 0,
+	     items = strcmp(name, "items") == 0;
+	if (keys || values || items || strcmp(name, "clear") == 0 || strcmp(name, "copy") == 0) {
+		if (!want_args("dict", name, argc, 0, 0, kwc, e))
+			return false;
+		if (name[0] == 'c' && name[1] == 'l') {
+			vm_dict_clear(self);
+			return true;
+		}
+		if (name[0] == 'c') {
+			*out = vm_dict_new();
+			if (out->type != V_DICT)
+				return vm_seterr(e, "MemoryError", "out of memory");
+			if (!dict_update(*out, self, e)) {
+				vunref(*out);
+				*out = vm_none();
+				return false;
+			}
+			return true;
+		}
+		if (keys)
+			return to_list(self, out, e);
+		*out = vm_seq_new(V_LIST, d->n);
+		if (out->type != V_LIST)
+			return vm_seterr(e, "MemoryError", "out of memory");
+		int pos = 0, i, k = 0;
+		while ((i = vm_dict_next(d, &pos)) >= 0) {
+			struct value v = d->ent[i].val;
+			vref(v);
+			if (items) {
+				struct value kv[2] = {d->ent[i].key, v};
+				vref(kv[0]);
+				v = vm_tuple(2, kv);
+				if (v.type != V_TUPLE) {
+					vunref(*out);
+					*out = vm_none();
+					return vm_seterr(e, "MemoryError", "out of memory");
+				}
+			}
+			SEQ(*out)->items[k++] = v;
+		}
+		return true;
+	}
+	return vm_seterr(e, "AttributeError", "'dict' object has no attribute '%s'", name);
 }
 
 static bool is_strip_char(const struct value *args, int argc, char c)
@@ -2225,10 +2385,12 @@ interpret:
 				vunref(*--sp);
 			break;
 		case OP_GET_ITER:
-			if (!is_seq(sp[-1]))
+			if (!is_seq(sp[-1]) && sp[-1].type != V_DICT)
 				RAISE("TypeError", "'%s' object is not iterable", vm_type_name(sp[-1]));
 			{
 				struct value st = vint(sp[-1].type == V_RANGE ? RNG(sp[-1])->start : 0);
+				if (sp[-1].type == V_DICT) /* its size, to notice a change */
+					st.aux = DICT(sp[-1])->n;
 				*sp++ = st;
 			}
 			break;
@@ -2263,6 +2425,19 @@ interpret:
 				}
 				break;
 			}
+			case V_DICT: {
+				const struct vdict *d = DICT(it);
+				if (d->n != sp[-1].aux)
+					RAISE("RuntimeError", "dictionary changed size during iteration");
+				int pos = (int)st, i = vm_dict_next(d, &pos);
+				more = i >= 0;
+				if (more) {
+					*sp = d->ent[i].key;
+					vref(*sp++);
+					sp[-2].u.i = pos;
+				}
+				break;
+			}
 			default:
 				more = st < SEQ(it)->n;
 				if (more) {
@@ -2288,6 +2463,20 @@ interpret:
 			if (arg)
 				memcpy(SEQ(s)->items, sp, (size_t)arg * sizeof *sp);
 			*sp++ = s;
+			break;
+		}
+		case OP_BUILD_DICT: {
+			struct value d = vm_dict_new();
+			if (d.type != V_DICT)
+				RAISE("MemoryError", "out of memory");
+			for (int i = 2 * arg; i > 0; i -= 2)
+				if (!vm_dict_set(d, sp[-i], sp[-i + 1], &e)) {
+					vunref(d); /* the pairs stay on the stack, released as it unwinds */
+					goto error;
+				}
+			for (int i = 0; i < 2 * arg; i++)
+				vunref(*--sp);
+			*sp++ = d;
 			break;
 		}
 		case OP_BUILD_STR: {
@@ -2340,8 +2529,21 @@ interpret:
 				goto syscall;
 			}
 			struct value r;
-			if (!index_get(sp[-2], sp[-1], &r, &e))
+			if (sp[-2].type == V_DICT) {
+				int i = vm_dict_find(DICT(sp[-2]), sp[-1], &e);
+				if (i == -2)
+					goto error;
+				if (i == -1) {
+					x = key_error(sp[-1]);
+					if (x.type != V_EXC)
+						RAISE("MemoryError", "out of memory");
+					goto throw;
+				}
+				r = DICT(sp[-2])->ent[i].val;
+				vref(r);
+			} else if (!index_get(sp[-2], sp[-1], &r, &e)) {
 				goto error;
+			}
 			vunref(sp[-1]);
 			vunref(sp[-2]);
 			sp--;
@@ -2381,6 +2583,13 @@ interpret:
 				vunref(*--sp);
 				t->discard = true;
 				goto syscall;
+			}
+			if (obj.type == V_DICT) {
+				if (!vm_dict_set(obj, idx, sp[-3], &e))
+					goto error;
+				for (int i = 0; i < 3; i++)
+					vunref(*--sp);
+				break;
 			}
 			if (obj.type != V_LIST) {
 				if (is_seq(obj))
@@ -2559,6 +2768,12 @@ interpret:
 				break;
 			case V_LIST:
 				ok = list_method(obj, cs->name, as, cs->argc, cs->kwnames, kv, cs->kwc, &r, &e);
+				break;
+			case V_DICT:
+				x = vm_none();
+				ok = dict_method(obj, cs->name, as, cs->argc, cs->kwc, &r, &e, &x);
+				if (!ok && x.type == V_EXC)
+					goto throw;
 				break;
 			case V_STR:
 				ok = str_method(prog, obj, cs->name, as, cs->argc, cs->kwnames, kv, cs->kwc,

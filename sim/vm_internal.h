@@ -17,11 +17,12 @@ enum {
 	                         * only through vm_coro_name) */
 	V_EXC,                  /* u.o: an exception (struct vexc) */
 	V_EXCTYPE,              /* u.i: an exception class, an index into vm_exc_classes */
+	V_DICT,                 /* u.o: a dict (struct vdict), mutable; deep-copied like a list */
 };
 
 #define VM_OBJ_MASK                                                                             \
 	((1u << V_STR) | (1u << V_TUPLE) | (1u << V_LIST) | (1u << V_RANGE) | (1u << V_CORO) |   \
-	 (1u << V_EXC))
+	 (1u << V_EXC) | (1u << V_DICT))
 #define VM_IS_OBJ(t) ((VM_OBJ_MASK >> (t)) & 1u)
 
 /* Strings, lists and tuples grow to at most this many bytes each (MemoryError beyond). */
@@ -44,6 +45,26 @@ struct vseq { /* V_TUPLE and V_LIST */
 	int n, cap;
 	struct value *items;
 };
+
+/* A dict: entries in insertion order (a removed one keeps its place, key V_UNBOUND, until
+ * the next resize packs them) and an open-addressing index of entry numbers (-1: empty),
+ * mask + 1 slots, a power of two at least twice cap. */
+struct vdict_entry {
+	struct value key, val;
+	uint64_t hash;
+};
+
+struct vdict {
+	struct vobj h;
+	int n;          /* live entries */
+	int used, cap;  /* entries used (live or removed) and allocated */
+	struct vdict_entry *ent;
+	int32_t *index;
+	uint32_t mask;
+};
+
+/* A dict holds at most this many entries (MemoryError beyond). */
+#define VM_DICT_LIMIT ((int)(VM_OBJ_LIMIT / sizeof(struct vdict_entry)))
 
 struct vrange {
 	struct vobj h;
@@ -112,6 +133,7 @@ void vm_exc_text(const struct vm_program *prog, const struct vexc *x, struct sbu
 #define EXC(v) ((struct vexc *)(v).u.o)
 #define SEQ(v) ((struct vseq *)(v).u.o)
 #define RNG(v) ((struct vrange *)(v).u.o)
+#define DICT(v) ((struct vdict *)(v).u.o)
 
 void vm_obj_free(struct vobj *o);
 
@@ -176,7 +198,24 @@ bool vm_slice(struct value obj, struct value start, struct value stop, struct va
 /* Length of a str (code points), list, tuple or range; -1 (and TypeError) otherwise. */
 int64_t vm_len(struct value v, struct vm_err *e);
 
-/* Deep copy of lists (and of tuples holding lists), keeping aliasing: two references to one
+/* ---- dicts (value.c) ----
+ * Keys must be hashable (None, bool, int, float, duration, str, tuples of hashables,
+ * functions, modules, handles, ...): anything else fails with "TypeError: unhashable type".
+ * Numbers that compare equal (1, 1.0, True) are the same key. */
+struct value vm_dict_new(void); /* V_NONE when out of memory */
+/* Where key is: the entry's number, -1 when absent, -2 (and TypeError) when unhashable. */
+int vm_dict_find(const struct vdict *d, struct value key, struct vm_err *e);
+/* d[key] = val; takes neither reference (both are copied with a new reference). false
+ * (TypeError, MemoryError) leaves d unchanged. */
+bool vm_dict_set(struct value d, struct value key, struct value val, struct vm_err *e);
+/* Removes entry i (from vm_dict_find), moving its value to *val (a reference the caller
+ * then owns) when val is not NULL. */
+void vm_dict_remove(struct value d, int i, struct value *val);
+void vm_dict_clear(struct value d);
+/* Entries at or after *pos: the next live one's number (and *pos past it), or -1. */
+int vm_dict_next(const struct vdict *d, int *pos);
+
+/* Deep copy of lists and dicts (and of tuples holding them), keeping aliasing: two references to one
  * list give two references to one copy. */
 struct vm_memo;
 struct vm_memo *vm_memo_create(void);
@@ -253,6 +292,7 @@ enum vm_opcode {
 	OP_RERAISE,      /* exc -> : raise it again (no except clause matched) */
 	OP_EXC_MATCH,    /* exc, cls -> exc, bool: isinstance (cls a class or a tuple of them) */
 	OP_RAISE,        /* arg 0: re-raise the handled exception; 1: exc -> ; 2: exc, cause -> */
+	OP_BUILD_DICT,   /* k1, v1, ..., k_arg, v_arg -> {k1: v1, ...} */
 	OP_COUNT
 };
 
@@ -399,6 +439,7 @@ enum vm_builtin_id {
 	BI_SP_DEFINE, BI_SP_CALL, BI_SP_RUN, BI_SP_POPEN, BI_OPEN,
 	BI_MANAGER, BI_MGR_REGISTER,
 	BI_OS_WAIT, BI_OS_WAITPID, BI_OS_EXIT, BI_SYS_EXIT,
+	BI_DICT,
 	BI_COUNT
 };
 

@@ -545,6 +545,23 @@ START_TEST(zombies_and_orphans)
 }
 END_TEST
 
+/* A Process's arguments are the child's own copies (found by the dict helper: the child used
+ * to change the parent's list). CPython 3.11 prints "child [1, 2]" then "parent [1]". */
+START_TEST(process_args_are_copies)
+{
+	struct run r;
+	run_text(&r,
+		 "from multiprocessing import Process\nL = [1]\ndef f(x):\n    x.append(2)\n"
+		 "    print('child', x)\np = Process(target=f, args=(L,))\np.start()\np.join()\n"
+		 "print('parent', L)\n",
+		 NULL);
+	char out[256];
+	output_of(r.tr, out, sizeof out);
+	ck_assert_str_eq(out, "child [1, 2]|parent [1]");
+	run_free(&r);
+}
+END_TEST
+
 Suite *kernel_suite(void)
 {
 	Suite *s = suite_create("kernel");
@@ -565,6 +582,7 @@ Suite *kernel_suite(void)
 	tcase_add_test(tc, globals_copied_at_fork);
 	tcase_add_test(tc, parent_waits_for_children_at_exit);
 	tcase_add_test(tc, zombies_and_orphans);
+	tcase_add_test(tc, process_args_are_copies);
 	tcase_add_test(tc, uncaught_exception_ends_thread_only);
 	tcase_add_test(tc, join_errors_are_python_errors);
 	tcase_add_test(tc, deadlock_when_all_blocked);

@@ -172,6 +172,17 @@ static void dump(struct out *o, const struct ast_node *n)
 		break;
 	case AST_TUPLE: put(o, "(tuple"); dump_items(o, &n->items); put(o, ")"); break;
 	case AST_LIST: put(o, "(list"); dump_items(o, &n->items); put(o, ")"); break;
+	case AST_DICT:
+		put(o, "(dict");
+		for (int i = 0; i < n->items.n; i++) {
+			put(o, " (: ");
+			dump(o, n->items.v[i]);
+			put(o, " ");
+			dump(o, n->items2.v[i]);
+			put(o, ")");
+		}
+		put(o, ")");
+		break;
 	case AST_EXPR_STMT: put(o, "(expr "); dump(o, n->a); put(o, ")"); break;
 	case AST_ASSIGN:
 		put(o, "(=");
@@ -482,6 +493,14 @@ START_TEST(postfix_and_collections)
 		   "(= t (tuple))\n(= l (list))\n(= u (tuple 1))\n(= v (list 1 (list 2) 3))\n"
 		   "(= w (tuple 1 2))\n");
 	check_tree("x = None, True, False\n", "(= x (tuple None True False))\n");
+	/* dicts: anywhere an expression goes, lines join inside the braces, a trailing comma */
+	check_tree("d = {}\ne = {'a': 1, (1, 2): [3],}\n",
+		   "(= d (dict))\n(= e (dict (: \"a\" 1) (: (tuple 1 2) (list 3))))\n");
+	check_tree("f({1: {2: 3}}[1], k={})\ng = {\n    x: lambda y: y,\n    1 + 2: a if b else c\n}\n",
+		   "(expr (call f ([] (dict (: 1 (dict (: 2 3)))) 1) (= k (dict))))\n"
+		   "(= g (dict (: x (lambda (y) y)) (: (+ 1 2) (ifexp a b c))))\n");
+	check_tree("d[k] += 1\nprint(f'{ {1: 2}[1] }')\n",
+		   "(+= ([] d k) 1)\n(expr (call print (f (fmt ([] (dict (: 1 2)) 1)))))\n");
 }
 END_TEST
 
@@ -852,10 +871,50 @@ static const struct bad_case bad_cases[] = {
 	 "t.slice:1:5: error: integer literal too large\n"
 	 "    n = 9223372036854775808\n"
 	 "        ^\n"},
-	{"d = {}\n", 0,
-	 "t.slice:1:5: error: dictionaries are not part of the scenario language yet\n"
-	 "    d = {}\n"
+	{"d = {1: }\n", 0,
+	 "t.slice:1:9: error: expected a value after the dictionary key and ':', found '}'\n"
+	 "    d = {1: }\n"
+	 "            ^\n"},
+	{"d = {:1}\n", 0,
+	 "t.slice:1:6: error: expected an expression, found ':'\n"
+	 "    d = {:1}\n"
+	 "         ^\n"},
+	{"d = {1: 2, 3}\n", 0,
+	 "t.slice:1:13: error: expected ':' after the dictionary key, found '}'\n"
+	 "    d = {1: 2, 3}\n"
+	 "                ^\n"},
+	{"d = {1: 2 3: 4}\n", 0,
+	 "t.slice:1:11: error: expected '}' or ',', found number 3\n"
+	 "    d = {1: 2 3: 4}\n"
+	 "              ^\n"},
+	{"s = {1, 2}\n", 0,
+	 "t.slice:1:5: error: sets are not part of the scenario language yet\n"
+	 "    s = {1, 2}\n"
 	 "        ^\n"},
+	{"s = {1}\n", 0,
+	 "t.slice:1:5: error: sets are not part of the scenario language yet\n"
+	 "    s = {1}\n"
+	 "        ^\n"},
+	{"d = {k: 1 for k in x}\n", 0,
+	 "t.slice:1:11: error: comprehensions are not part of the scenario language yet\n"
+	 "    d = {k: 1 for k in x}\n"
+	 "              ^\n"},
+	{"d = {1: 2]\n", 0,
+	 "t.slice:1:10: error: closing ']' does not match '{' on line 1\n"
+	 "    d = {1: 2]\n"
+	 "             ^\n"},
+	{"d = {1: 2,\n", 0,
+	 "t.slice:1:5: error: '{' was never closed\n"
+	 "    d = {1: 2,\n"
+	 "        ^\n"},
+	{"x = 1 }\n", 0,
+	 "t.slice:1:7: error: unmatched '}'\n"
+	 "    x = 1 }\n"
+	 "          ^\n"},
+	{"{} = 1\n", 0,
+	 "t.slice:1:1: error: cannot assign to a dict literal\n"
+	 "    {} = 1\n"
+	 "    ^\n"},
 	{"def f():\n    machine cores=2\n", 0,
 	 "t.slice:2:5: error: 'machine' is only allowed at the top level\n"
 	 "        machine cores=2\n"

@@ -776,8 +776,8 @@ START_TEST(test_process_lock_and_value)
 		"p3 = mp.Process(target=add, args=(False,))\np4 = mp.Process(target=add, args=(False,))\n"
 		"p3.start()\np4.start()\np3.join()\np4.join()\nunlocked = v.value\n"
 		"expect locked == 200\nexpect unlocked <= 200\n";
-	int lost_runs = 0;
-	for (int run = 0; run < 3 && lost_runs == 0; run++) {
+	int lost_runs = 0, waited_runs = 0;
+	for (int run = 0; run < 3 && (lost_runs == 0 || waited_runs == 0); run++) {
 		struct loaded l;
 		load(&l, text);
 		struct trace *tr = run_real(&l, 2, REAL_GIL_NONE, 20000 * MS);
@@ -785,17 +785,21 @@ START_TEST(test_process_lock_and_value)
 		assert_expects(tr);
 		ck_assert_str_eq(var_of(tr, "locked"), "200");
 		lost_runs += atoi(var_of(tr, "unlocked")) < 200;
-		/* one of the locked processes waited for the lock the other held */
+		/* one of the locked processes waited for the lock the other held: on a loaded
+		 * machine the first can finish its 30 ms before the second starts, so this is
+		 * asked of one run in three, as the lost update is */
 		struct metrics *m = metrics_compute(tr);
 		int64_t waited = m->threads[proc_main(tr, 1)].state_ns[TS_LOCK] +
 				 m->threads[proc_main(tr, 2)].state_ns[TS_LOCK];
-		ck_assert_int_gt(waited, 0);
+		waited_runs += waited > 0;
 		metrics_destroy(m);
 		trace_destroy(tr);
 		unload(&l);
 	}
-	if (!skip_timing())
+	if (!skip_timing()) {
 		ck_assert_msg(lost_runs > 0, "no update lost without the lock in 3 runs");
+		ck_assert_msg(waited_runs > 0, "no process waited for the lock in 3 runs");
+	}
 }
 END_TEST
 

@@ -666,6 +666,112 @@ START_TEST(runtime_errors)
 }
 END_TEST
 
+/* ---- dicts (expected output from CPython 3.11; keys(), values() and items() are lists here,
+ * where CPython prints dict_keys([...]) and the like) ---- */
+
+START_TEST(dicts)
+{
+	RUN_OK("d = {'a': 1, 2: [3], (1, 'x'): None,}\nprint(d, len(d), bool(d), bool({}), str({}))\n",
+	       "{'a': 1, 2: [3], (1, 'x'): None} 3 True False {}\n");
+	RUN_OK("e = {}\ne[1] = 'one'\ne[1.0] = 'uno'\ne[True] = 'vrai'\ne[2.5] = 'f'\nprint(e, len(e), e[1.0], 2.5 in e, -0.0 in {0: 1})\n",
+	       "{1: 'vrai', 2.5: 'f'} 2 vrai True True\n");
+	RUN_OK("d = {'n': 1}\nd['n'] += 10\nd['m'] = d.get('m', 0) + 1\nprint(d, 'n' in d, 'q' in d, 'q' not in d)\n",
+	       "{'n': 11, 'm': 1} True False True\n");
+	RUN_OK("d = {'b': 1, 'a': 2, 'c': 3}\nfor k in d:\n    print(k, d[k])\nfor k, v in d.items():\n    print(k, v)\n",
+	       "b 1\na 2\nc 3\nb 1\na 2\nc 3\n");
+	RUN_OK("d = {'a': 1, 'b': 2}\nprint(d.get('a'), d.get('z'), d.get('z', 5), d.keys(), d.values(), d.items())\n",
+	       "1 None 5 ['a', 'b'] [1, 2] [('a', 1), ('b', 2)]\n");
+	RUN_OK("d = {'a': 1, 'b': 2, 'c': 3}\nprint(d.pop('a'), d.pop('q', 'dflt'), d)\nd['a'] = 4\nprint(d, d.setdefault('n', 7), d.setdefault('n', 8), d.setdefault('s'), d)\n",
+	       "1 dflt {'b': 2, 'c': 3}\n{'b': 2, 'c': 3, 'a': 4, 'n': 7, 's': None} 7 7 None {'b': 2, 'c': 3, 'a': 4, 'n': 7, 's': None}\n");
+	RUN_OK("d = {'a': 1}\nd.update({'a': 9, 'm': 10})\nd.update([('x', 1), ['y', 2]])\nprint(d)\nc = d.copy()\nc['new'] = 1\nprint(len(c), len(d), c == d, dict(c) == c, c is not d)\nd.clear()\nprint(d, len(d), c)\n",
+	       "{'a': 9, 'm': 10, 'x': 1, 'y': 2}\n5 4 False True True\n{} 0 {'a': 9, 'm': 10, 'x': 1, 'y': 2, 'new': 1}\n");
+	RUN_OK("print(dict(), dict([(1, 2), ('a', 'b')]), dict({'x': 1}), dict(zip('ab', [1, 2])))\n",
+	       "{} {1: 2, 'a': 'b'} {'x': 1} {'a': 1, 'b': 2}\n");
+	RUN_OK("print({1: 2} == {1.0: 2}, {1: 2} != {1: 3}, {1: 2, 3: 4} == {3: 4, 1: 2}, {'a': {'b': [1]}})\n",
+	       "True True True {'a': {'b': [1]}}\n");
+	RUN_OK("d = {3: 'c', 1: 'a', 2: 'b'}\nprint(sorted(d), list(d), tuple(d), max(d), len(list(d.items())))\n",
+	       "[1, 2, 3] [3, 1, 2] (3, 1, 2) 3 3\n");
+	RUN_OK("x = {'k': [1, 2]}\nx['k'].append(3)\ny = x\ny['z'] = 0\nprint(x, f'{x}', '%s' % (x,), repr(x), x is y)\n",
+	       "{'k': [1, 2, 3], 'z': 0} {'k': [1, 2, 3], 'z': 0} {'k': [1, 2, 3], 'z': 0} {'k': [1, 2, 3], 'z': 0} True\n");
+	RUN_OK("print({None: 1, -0.0: 'z', (1, (2, 3)): 't', 's': \"it's\", 'n': 'a\\nb', 1.5: 2.0})\n",
+	       "{None: 1, -0.0: 'z', (1, (2, 3)): 't', 's': \"it's\", 'n': 'a\\nb', 1.5: 2.0}\n");
+	RUN_OK("d = {}\nfor i in range(1000):\n    d[i] = i * i\nfor i in range(0, 1000, 2):\n    del_ = d.pop(i)\nprint(len(d), d[999], sum(d.values()), list(d)[:3], 500 in d, 501 in d)\n",
+	       "500 998001 166666500 [1, 3, 5] False True\n");
+	RUN_OK("d = {}\ntry:\n    d['missing']\nexcept KeyError as err:\n    print('KeyError', err, err.args)\ntry:\n    d[[1]] = 2\nexcept TypeError as err:\n    print(err)\ntry:\n    d = {1: 1, 2: 2}\n    for k in d:\n        d[k + 10] = 1\nexcept RuntimeError as err:\n    print(err, d)\n",
+	       "KeyError 'missing' ('missing',)\nunhashable type: 'list'\ndictionary changed size during iteration {1: 1, 2: 2, 11: 1}\n");
+	RUN_OK("d = {}\nd[print] = 1\nd[len] = 2\nd[KeyError] = 3\nprint(d[len], len(d), d[KeyError])\n",
+	       "2 3 3\n");
+}
+END_TEST
+
+START_TEST(dict_errors)
+{
+	/* CPython 3.11 reports these at the same places (its columns count from 0) */
+	RUN_ERR("d = {'a': 1}\nprint(d['b'])\n", "t.slice:2:7: KeyError: 'b'");
+	RUN_ERR("d = {}\nd.pop((1, 'x'))\n", "t.slice:2:1: KeyError: (1, 'x')");
+	RUN_ERR("d = {}\nd[[1]] = 2\n", "t.slice:2:1: TypeError: unhashable type: 'list'");
+	RUN_ERR("d = {}\nprint({} in d)\n", "t.slice:2:7: TypeError: unhashable type: 'dict'");
+	RUN_ERR("x = {[1]: 2}\n", "t.slice:1:5: TypeError: unhashable type: 'list'");
+	RUN_ERR("x = {(1, [2]): 2}\n", "t.slice:1:5: TypeError: unhashable type: 'list'");
+	RUN_ERR("d = {1: 1, 2: 2}\nfor k in d:\n    d[k + 10] = 1\n",
+		"t.slice:2:1: RuntimeError: dictionary changed size during iteration");
+	RUN_ERR("d = dict([1, 2])\n",
+		"t.slice:1:5: TypeError: cannot convert dictionary update sequence element #0 to a sequence");
+	RUN_ERR("d = dict([(1, 2, 3)])\n",
+		"t.slice:1:5: ValueError: dictionary update sequence element #0 has length 3; 2 is required");
+	RUN_ERR("d = {}\nd.nope()\n", "t.slice:2:1: AttributeError: 'dict' object has no attribute 'nope'");
+	RUN_ERR("print({1: 2} < {1: 3})\n",
+		"t.slice:1:7: TypeError: '<' not supported between instances of 'dict' and 'dict'");
+	RUN_ERR("d = {}\nd.get(1, default=2)\n", "t.slice:2:1: TypeError: dict.get() takes no keyword arguments");
+	RUN_ERR("d = {}\nd[1] = 5\nd[2]\n", "t.slice:3:1: KeyError: 2");
+	/* VM_OBJ_LIMIT bounds a dict as it does a list: MemoryError, not a crash */
+	RUN_ERR("d = {}\ni = 0\nwhile True:\n    d[i] = None\n    i += 1\n",
+		"t.slice:4:5: MemoryError: dict larger than 64 MiB");
+}
+END_TEST
+
+/* Runs text in the kernel: it completes and prints want (lines joined by '|'). */
+static void run_prints(const char *text, const char *want)
+{
+	struct run r;
+	char out[1024];
+	run_text(&r, text, NULL);
+	output_of(r.tr, out, sizeof out);
+	ck_assert_msg(r.tr->end == END_COMPLETED, "%s", r.tr->end_msg);
+	ck_assert_str_eq(out, want);
+	run_free(&r);
+}
+
+START_TEST(dicts_in_processes_and_threads)
+{
+	/* a forked child changes its copy (keeping aliasing inside it); the parent's is unchanged */
+	RUN_OK("import os\ndata = {'a': [1], 'b': {'c': 2}}\nalias = data['a']\n"
+	       "def work():\n    mine = {'r': None}\n    mine['r'] = os.fork()\n    return mine\n"
+	       "m = work()\n"
+	       "if m['r'] == 0:\n    data['a'].append(2)\n    data['z'] = 1\n"
+	       "    print('child', data, alias is data['a'], m)\n"
+	       "else:\n    data['b']['c'] = 5\n    print('parent', data, m)\n",
+	       "parent {'a': [1], 'b': {'c': 5}} {'r': 1001}\n"
+	       "child {'a': [1, 2], 'b': {'c': 2}, 'z': 1} True {'r': 0}\n");
+	/* through a multiprocessing.Queue: a copy that compares equal */
+	run_prints("from multiprocessing import Process, Queue\n"
+		   "sent = {'k': [1, 2], 3: 'x', (1, 2): {'in': None}}\n"
+		   "def f(q):\n    q.put(sent)\n"
+		   "q = Queue()\np = Process(target=f, args=(q,))\np.start()\n"
+		   "got = q.get()\np.join()\nprint(got == sent, got is sent, got)\n",
+		   "True False {'k': [1, 2], 3: 'x', (1, 2): {'in': None}}");
+	/* keyed by thread handles (seed 000's example), from two threads */
+	run_prints("import threading\nglobal_dict = {}\n"
+		   "def w(n):\n    global_dict[threading.current_thread()] = n\n"
+		   "t1 = threading.Thread(target=w, args=(1,), name='T1')\n"
+		   "t2 = threading.Thread(target=w, args=(2,), name='T2')\n"
+		   "t1.start()\nt2.start()\nt1.join()\nt2.join()\n"
+		   "print(len(global_dict), global_dict[t1], global_dict[t2], "
+		   "threading.current_thread() in global_dict)\n",
+		   "2 1 2 False");
+}
+END_TEST
+
 /* ---- exceptions ---- */
 
 START_TEST(try_except_else_finally)
@@ -1149,6 +1255,9 @@ Suite *vm_suite(void)
 	tcase_add_test(tc, lists_tuples_strings);
 	tcase_add_test(tc, unpacking_and_iteration);
 	tcase_add_test(tc, range_is_lazy);
+	tcase_add_test(tc, dicts);
+	tcase_add_test(tc, dict_errors);
+	tcase_add_test(tc, dicts_in_processes_and_threads);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("Control flow and functions");
 	tcase_add_test(tc, control_flow_functions);

@@ -176,8 +176,7 @@ static const struct ast_node *machine_key(const struct ast_program *ast, const c
 	const struct ast_node *found = NULL;
 	for (int i = 0; i < ast->body.n; i++) {
 		const struct ast_node *s = ast->body.v[i];
-		if (s->kind != AST_MACHINE || (s->items.n > 0 && (strcmp(s->items.v[0]->str, "host") == 0 ||
-							   strcmp(s->items.v[0]->str, "link") == 0)))
+		if (s->kind != AST_MACHINE || machine_line_is_network(s))
 			continue; /* another host's line, not this machine's */
 		for (int k = 0; k < s->items.n; k++) {
 			const struct ast_node *kw = s->items.v[k];
@@ -201,8 +200,7 @@ int real_check(const struct ast_program *ast, const struct machine *m, struct di
 		const struct ast_node *at = NULL;
 		for (int i = 0; i < ast->body.n && !at; i++) {
 			const struct ast_node *s = ast->body.v[i];
-			if (s->kind == AST_MACHINE && s->items.n > 0 &&
-			    strcmp(s->items.v[0]->str, "host") == 0)
+			if (machine_line_is_network(s))
 				at = s->items.v[0];
 		}
 		diag_set(err, ast->src, at ? at->line : 0, at ? at->col : 0,

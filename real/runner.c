@@ -3212,20 +3212,10 @@ static void syscall_answer(struct rproc **Pp, struct rthread **Tp, const struct 
 			sys_setattr(P, T, c);
 		return;
 	case SYS_NEW:
-		if (c->name && strcmp(c->name, "Pool") == 0) {
+		if (c->name && strcmp(c->name, "Pool") == 0)
 			pool_new(Pp, Tp, c);
-		} else if (c->name && strcmp(c->name, "sys.exit") == 0) {
-			/* SystemExit, as the simulator raises it (thread_loop ends the thread) */
-			struct value a = c->argc > 0 ? c->argv[0] : vm_none();
-			char text[400] = "";
-			if (a.type == V_INT || a.type == V_BOOL)
-				snprintf(text, sizeof text, "%lld", (long long)a.u.i);
-			else if (a.type != V_NONE)
-				vm_value_str(R->prog, a, text, sizeof text);
-			sys_raise(T, "SystemExit", "%s", text);
-		} else {
+		else
 			sys_obj_new(T, c);
-		}
 		return;
 	case SYS_QUERY:
 	default:
@@ -3324,15 +3314,12 @@ static void thread_loop(struct rproc *P, struct rthread *T)
 			return;
 		case VM_ERROR: {
 			char text[2048], full[2300];
-			const char *msg = vm_thread_error(T->vm)->msg;
-			if (!T->task_mode && strncmp(msg, "SystemExit", 10) == 0 &&
-			    (!msg[10] || msg[10] == ':')) {
+			int code;
+			const char *exit_text;
+			if (!T->task_mode && vm_system_exit(vm_thread_error(T->vm), &code, &exit_text)) {
 				/* sys.exit(): quietly; a main thread's code is its process's */
-				char *end;
-				const char *arg = msg[10] ? msg + 12 : "";
-				long long code = strtoll(arg, &end, 10);
 				if (T->is_main)
-					P->exitcode = !arg[0] ? 0 : *end ? 1 : (int)(code & 0xff);
+					P->exitcode = code;
 				thread_end(P, T, false);
 				return;
 			}

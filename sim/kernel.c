@@ -497,16 +497,6 @@ static void wake_answer(struct kernel *k, struct task *t, struct value answer, s
 					   .obj = waker->trace_idx, .reason = reason});
 }
 
-/* Wakes a blocked task with `answer` as the result of its pending call. */
-void kern_wake(struct kernel *k, struct task *t, struct value answer, struct task *waker,
-		 uint32_t reason)
-{
-	wake_answer(k, t, answer, waker, reason);
-	if (t->net_phase == 3 && net_reply_wait(k, t))
-		return; /* the answer comes back over the network first */
-	kern_make_ready(k, t, ENQ_WAKEUP, reason);
-}
-
 static void delivered(struct kernel *k, struct task *t)
 {
 	t->timeout_hook = NULL;
@@ -514,17 +504,32 @@ static void delivered(struct kernel *k, struct task *t)
 	kern_make_ready(k, t, ENQ_WAKEUP, kern_reason(k, "its message arrived"));
 }
 
-void kern_wake_later(struct kernel *k, struct task *t, struct value answer, struct task *waker,
-		     int64_t delay, uint32_t reason)
+/* t's call is answered: it is ready now, or after `delay` more ns in io (its answer is a
+ * message still on its way, or a manager's reply, net_reply_delay). */
+static void ready_after(struct kernel *k, struct task *t, int64_t delay, uint32_t reason)
 {
+	delay += net_reply_delay(k, t, &reason);
 	if (delay <= 0) {
-		kern_wake(k, t, answer, waker, reason);
+		kern_make_ready(k, t, ENQ_WAKEUP, reason);
 		return;
 	}
-	wake_answer(k, t, answer, waker, reason);
 	set_state(k, t, TS_IO, reason);
 	t->timeout_hook = delivered;
 	kern_push_event(k, k->q.now + delay, PRIO_WAKE, EV_WAKE, t->id, t->gen);
+}
+
+/* Wakes a blocked task with `answer` as the result of its pending call. */
+void kern_wake(struct kernel *k, struct task *t, struct value answer, struct task *waker,
+		 uint32_t reason)
+{
+	kern_wake_later(k, t, answer, waker, 0, reason);
+}
+
+void kern_wake_later(struct kernel *k, struct task *t, struct value answer, struct task *waker,
+		     int64_t delay, uint32_t reason)
+{
+	wake_answer(k, t, answer, waker, reason);
+	ready_after(k, t, delay, reason);
 }
 
 void kern_wake_all(struct kernel *k, struct waitq *q, struct task *waker, uint32_t reason)
@@ -724,6 +729,21 @@ static void proc_uncount(struct kernel *k, struct proc *p)
 	}
 }
 
+/* p has ended (exited or killed): its command's and its manager's waiters hear of it, it is a
+ * zombie or reaped, its joiners wake, and its parent's shutdown may have waited for it. */
+static void proc_ended(struct kernel *k, struct proc *p, struct task *main, uint32_t reason)
+{
+	bool waited = p->popen >= 0 && subp_exited(k, p);
+	if (p->manager >= 0)
+		net_proc_exited(k, p);
+	proc_exited(k, p);
+	if (waited)
+		reap(k, p, "Popen's waitpid()");
+	kern_wake_all(k, &p->joiners, main, reason);
+	if (p->parent >= 0)
+		proc_try_exit(k, k->procs[p->parent]);
+}
+
 /* Ends the process once its main thread has finished its code and nothing holds it. */
 static void proc_try_exit(struct kernel *k, struct proc *p)
 {
@@ -760,16 +780,7 @@ static void proc_try_exit(struct kernel *k, struct proc *p)
 	if (p->exitcode < 0)
 		p->exitcode = 0;
 	proc_uncount(k, p);
-	bool waited = p->popen >= 0 && subp_exited(k, p);
-	if (p->manager >= 0)
-		net_proc_exited(k, p);
-	proc_exited(k, p);
-	if (waited)
-		reap(k, p, "Popen's waitpid()");
-	kern_wake_all(k, &p->joiners, main, kern_reason(k, "process %s (pid %d) exited", p->name, p->pid));
-	/* its parent's shutdown may have been waiting for it */
-	if (p->parent >= 0)
-		proc_try_exit(k, k->procs[p->parent]);
+	proc_ended(k, p, main, kern_reason(k, "process %s (pid %d) exited", p->name, p->pid));
 }
 
 static void kill_process(struct kernel *k, struct proc *p, int exitcode, const char *why)
@@ -786,15 +797,7 @@ static void kill_process(struct kernel *k, struct proc *p, int exitcode, const c
 		if (o->proc == p->id && o->started && o->state != TS_DONE)
 			task_done(k, o, r);
 	}
-	bool waited = p->popen >= 0 && subp_exited(k, p);
-	if (p->manager >= 0)
-		net_proc_exited(k, p);
-	proc_exited(k, p);
-	if (waited)
-		reap(k, p, "Popen's waitpid()");
-	kern_wake_all(k, &p->joiners, main, r);
-	if (p->parent >= 0)
-		proc_try_exit(k, k->procs[p->parent]);
+	proc_ended(k, p, main, r);
 }
 
 void kern_kill_process(struct kernel *k, struct proc *p, int exitcode, const char *why)
@@ -1488,16 +1491,6 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 	case SYS_NEW:
 		if (c->name && strncmp(c->name, "os.wait", 7) == 0)
 			return sys_wait(k, t);
-		if (c->name && strcmp(c->name, "sys.exit") == 0) { /* SystemExit: catchable */
-			struct value a = c->argc > 0 ? c->argv[0] : vm_none();
-			if (a.type == V_NONE)
-				return kern_raise(k, t, "SystemExit", "%s", "");
-			if (a.type == V_INT || a.type == V_BOOL)
-				return kern_raise(k, t, "SystemExit", "%lld", (long long)a.u.i);
-			char text[400];
-			vm_value_str(k->prog, a, text, sizeof text);
-			return kern_raise(k, t, "SystemExit", "%s", text);
-		}
 		if (c->name && strcmp(c->name, "os._exit") == 0) { /* at once: no cleanup at all */
 			if (c->argv[0].type != V_INT)
 				return kern_raise(k, t, "TypeError", "_exit() takes an integer");
@@ -1530,20 +1523,14 @@ static enum sys_result syscall(struct kernel *k, struct task *t)
 static void task_exec_inner(struct kernel *k, struct task *t);
 
 /* An uncaught SystemExit (sys.exit(arg)) ends its thread quietly; in a process's main thread
- * it gives the exit code: arg itself if an integer, 0 for none, else 1 (and arg is shown, as
- * CPython writes it to stderr). */
-static void system_exit(struct kernel *k, struct task *t, const char *arg)
+ * it gives the exit code (vm_system_exit); a message is shown, as CPython writes it to
+ * stderr. */
+static void system_exit(struct kernel *k, struct task *t, int code, const char *text)
 {
-	char *end;
-	long long code = strtoll(arg, &end, 10);
-	if (!arg[0]) {
-		code = 0;
-	} else if (*end) {
-		code = 1;
-		kern_mark(k, t, arg, kern_reason(k, "sys.exit() with a message"));
-	}
+	if (text[0])
+		kern_mark(k, t, text, kern_reason(k, "sys.exit() with a message"));
 	if (t->is_main)
-		k->procs[t->proc]->exitcode = (int)(code & 0xff);
+		k->procs[t->proc]->exitcode = code;
 	task_finish(k, t, false);
 }
 
@@ -1684,8 +1671,10 @@ static void task_exec_inner(struct kernel *k, struct task *t)
 			if (t->pool >= 0 && ipc_worker_done(k, t, true))
 				return;
 			const struct diag *d = vm_thread_error(t->vm);
-			if (strncmp(d->msg, "SystemExit", 10) == 0 && (!d->msg[10] || d->msg[10] == ':')) {
-				system_exit(k, t, d->msg[10] ? d->msg + 12 : "");
+			int code;
+			const char *exit_text;
+			if (vm_system_exit(d, &code, &exit_text)) {
+				system_exit(k, t, code, exit_text);
 				return;
 			}
 			char text[2048];
@@ -1727,9 +1716,7 @@ static void on_event(struct kernel *k, const struct event *e)
 				vm_raise(t->vm, type, "the wait timed out");
 				t->has_call = false;
 			}
-			if (!(t->net_phase == 3 && net_reply_wait(k, t)))
-				kern_make_ready(k, t, ENQ_WAKEUP,
-						kern_reason(k, "%s: the wait timed out", type));
+			ready_after(k, t, 0, kern_reason(k, "%s: the wait timed out", type));
 		} else {
 			struct value v = t->timeout_value;
 			t->timeout_value = vm_none();

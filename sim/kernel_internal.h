@@ -280,10 +280,10 @@ enum sys_result net_getattr(struct kernel *k, struct task *t);
 /* The manager's server process has been forked: it starts serving (its main thread waits
  * for requests) and t's start() returns. */
 void net_spawn_end(struct kernel *k, struct task *t, struct task *child);
-/* A proxy call's reply is on its way: true when t must first wait for it (t is blocked
- * until it arrives), false when t may go on at once. Called where a blocked call is
- * answered (kern_wake, a timeout). */
-bool net_reply_wait(struct kernel *k, struct task *t);
+/* Where a blocked call is answered (a wake-up, a timeout): how long its answer takes back
+ * to t when the call ran at a manager's server (0 otherwise), with the reason for t's io
+ * state meanwhile in *reason. */
+int64_t net_reply_delay(struct kernel *k, struct task *t, uint32_t *reason);
 int64_t net_answer_size(struct value v); /* bytes a value takes on the wire (an estimate) */
 void net_proc_exited(struct kernel *k, struct proc *p); /* a server's process ended */
 void net_free_obj(struct kernel *k, struct kobj *o);

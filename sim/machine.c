@@ -526,6 +526,12 @@ static int network_line(struct machine *m, const struct source *src, const struc
 	return 0;
 }
 
+bool machine_line_is_network(const struct ast_node *line)
+{
+	const char *first = line->items.n > 0 ? line->items.v[0]->str : "";
+	return line->kind == AST_MACHINE && (strcmp(first, "host") == 0 || strcmp(first, "link") == 0);
+}
+
 int machine_apply_ast(struct machine *m, const struct ast_program *prog, struct diag *err)
 {
 	struct machine t = *m;
@@ -533,8 +539,7 @@ int machine_apply_ast(struct machine *m, const struct ast_program *prog, struct 
 		const struct ast_node *st = prog->body.v[i];
 		if (st->kind != AST_MACHINE)
 			continue;
-		const char *first = st->items.n > 0 ? st->items.v[0]->str : "";
-		if (strcmp(first, "host") == 0 || strcmp(first, "link") == 0) {
+		if (machine_line_is_network(st)) {
 			if (network_line(&t, prog->src, st, err) < 0)
 				return -1;
 			continue;

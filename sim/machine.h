@@ -107,6 +107,10 @@ void machine_defaults(struct machine *m);
  * 10ms, found '0'") and m unchanged. */
 int machine_set(struct machine *m, const char *key, const char *text, char *err, size_t errsize);
 
+/* Whether a `machine` line declares another host or a link (`machine host=…`, `machine
+ * link=…`) rather than setting this machine. */
+bool machine_line_is_network(const struct ast_node *line);
+
 /* Applies every `machine` line of the program in order. Returns 0, or -1 with *err at the
  * offending key or value (file:line:col) and m unchanged. */
 int machine_apply_ast(struct machine *m, const struct ast_program *prog, struct diag *err);

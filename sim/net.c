@@ -342,36 +342,36 @@ static enum sys_result travel(struct kernel *k, struct task *t, int to, int64_t 
 }
 
 /* The call ran at the server (answered or raised): its answer travels back. */
-static enum sys_result reply(struct kernel *k, struct task *t, int from, int64_t bytes)
+/* The answer's way back from host `from` to t's host: how long it takes (the wire is taken
+ * for it), with the reason t's io state gives. */
+static int64_t reply_time(struct kernel *k, struct task *t, int from, int64_t bytes,
+			  uint32_t *reason)
 {
 	int to = host_of(k, t);
 	t->net_phase = 0;
-	int64_t d = send_time(k, from, to, bytes + FRAMING);
+	*reason = kern_reason(k, "the reply travels %s -> %s (line %d)", host_name(k, from),
+			      host_name(k, to), t->line);
+	return send_time(k, from, to, bytes + FRAMING);
+}
+
+/* The call ran at the server, t still on its core: it blocks until the reply is back. */
+static enum sys_result reply(struct kernel *k, struct task *t, int from, int64_t bytes)
+{
+	uint32_t reason;
+	int64_t d = reply_time(k, t, from, bytes, &reason);
 	if (d <= 0)
 		return SR_CONTINUE;
-	kern_block(k, t, TS_IO, d,
-		   kern_reason(k, "the reply travels %s -> %s (line %d)", host_name(k, from),
-			       host_name(k, to), t->line));
+	kern_block(k, t, TS_IO, d, reason);
 	return SR_BLOCKED;
 }
 
-bool net_reply_wait(struct kernel *k, struct task *t)
+int64_t net_reply_delay(struct kernel *k, struct task *t, uint32_t *reason)
 {
+	if (t->net_phase != 3)
+		return 0;
 	int64_t bytes = t->net_reply_bytes;
 	t->net_reply_bytes = 0;
-	if (t->net_phase != 3)
-		return false;
-	int from = t->net_from;
-	t->net_phase = 0;
-	int64_t d = send_time(k, from, host_of(k, t), bytes + FRAMING);
-	if (d <= 0)
-		return false;
-	t->gen++;
-	kern_set_state(k, t, TS_IO,
-		       kern_reason(k, "the reply travels %s -> %s (line %d)", host_name(k, from),
-				   host_name(k, host_of(k, t)), t->line));
-	kern_push_event(k, k->q.now + d, PRIO_WAKE, EV_WAKE, t->id, t->gen);
-	return true;
+	return reply_time(k, t, t->net_from, bytes, reason);
 }
 
 int64_t net_answer_size(struct value v)
@@ -487,10 +487,8 @@ static enum sys_result mgr_method(struct kernel *k, struct task *t, struct kobj 
 			return kern_raise(k, t, "socket.gaierror",
 					  "[Errno -2] Name or service not known: '%s'", m->host);
 		const struct machine_link *l = machine_link_between(k->m, here, to);
-		if (t->net_phase != 2)
-			/* TCP's handshake, then the challenge: a round trip each way first */
-			return l ? travel(k, t, to, 2 * l->latency, "connect()")
-				 : travel(k, t, to, 0, "connect()");
+		if (t->net_phase != 2) /* TCP's handshake, then the challenge: a round trip more */
+			return travel(k, t, to, l ? 2 * l->latency : 0, "connect()");
 		t->net_phase = 0;
 		int sid = listening(k, to, m->port);
 		if (sid < 0) {
@@ -540,7 +538,7 @@ static enum sys_result proxy_method(struct kernel *k, struct task *t, struct pro
 	t->call.self = px->target;
 	enum sys_result r = kern_method(k, t);
 	if (r == SR_BLOCKED)
-		return r; /* its answer's way back starts in net_reply_wait */
+		return r; /* its answer's way back is added where it is woken (net_reply_delay) */
 	if (r == SR_BURN) {
 		t->net_phase = 0;
 		return r;

@@ -104,7 +104,7 @@ const struct vm_builtin vm_builtins[BI_COUNT] = {
 	[BI_OS_WAIT] = {"os.wait", 0, 0, "", false, SYS_NEW},
 	[BI_OS_WAITPID] = {"os.waitpid", 2, 2, "", false, SYS_NEW},
 	[BI_OS_EXIT] = {"os._exit", 1, 1, "", false, SYS_NEW},
-	[BI_SYS_EXIT] = {"sys.exit", 0, 1, "", false, SYS_NEW},
+	[BI_SYS_EXIT] = {"sys.exit", 0, 1, "", false, SYS_COUNT},
 	[BI_DICT] = {"dict", 0, 1, "", true, SYS_COUNT},
 };
 
@@ -1500,6 +1500,17 @@ static int builtin(struct vm_thread *t, int bid, const struct value *args, int a
 		if (i0 == 0)
 			return vm_seterr(e, "IndexError", "Cannot choose from an empty sequence"), -1;
 		return vm_seq_get(a, (int64_t)rng_below(P->rng, (uint64_t)i0), out, e) ? 0 : -1;
+	case BI_SYS_EXIT: { /* raises SystemExit(arg), as sys.exit does: nothing of the kernel's */
+		if (!argc || a.type == V_NONE)
+			return vm_seterr(e, "SystemExit", "%s", ""), -1;
+		if (a.type == V_INT || a.type == V_BOOL)
+			return vm_seterr(e, "SystemExit", "%lld", (long long)a.u.i), -1;
+		struct sbuf b = {0};
+		vm_to_text(prog, &b, a, false);
+		vm_seterr(e, "SystemExit", "%.400s", b.p ? b.p : "");
+		sb_free(&b);
+		return -1;
+	}
 	case BI_SEED:
 		if (argc && a.type != V_NONE && !to_index(a, &i0, e))
 			return -1;
@@ -3098,4 +3109,17 @@ failed:
 #undef BREAKER_DUE
 #undef RAISE
 #undef SHARED_GATE
+}
+
+bool vm_system_exit(const struct diag *d, int *code, const char **text)
+{
+	const char *msg = d->msg;
+	if (strncmp(msg, "SystemExit", 10) != 0 || (msg[10] && msg[10] != ':'))
+		return false;
+	const char *arg = msg[10] ? msg + 12 : "";
+	char *end;
+	long long n = strtoll(arg, &end, 10);
+	*code = !arg[0] ? 0 : *end ? 1 : (int)(n & 0xff);
+	*text = arg[0] && *end ? arg : "";
+	return true;
 }

@@ -238,6 +238,10 @@ void vm_return(struct vm_thread *t, struct value v);
 void vm_raise(struct vm_thread *t, const char *type, const char *msg);
 
 struct value vm_thread_result(const struct vm_thread *t); /* borrowed; V_NONE before exit */
+/* Whether the error d is an uncaught SystemExit (sys.exit(arg)): *code is the exit code
+ * CPython gives (an int arg & 0xff; none: 0; anything else: 1) and *text the arg's text when
+ * it is no int, else "" (borrowed from d). */
+bool vm_system_exit(const struct diag *d, int *code, const char **text);
 /* The error of a VM_ERROR: "ZeroDivisionError: division by zero" at its file:line:col. */
 const struct diag *vm_thread_error(const struct vm_thread *t);
 /* The current line (for trace records); 0 before the first instruction. */

@@ -72,3 +72,12 @@ const char *var_of(const struct trace *tr, const char *name)
 	ck_abort_msg("no variable %s", name);
 	return "";
 }
+
+void raises_at(const char *text, const char *want)
+{
+	struct run r;
+	run_text(&r, text, NULL);
+	ck_assert_int_eq(r.tr->end, END_ERROR);
+	ck_assert_msg(strstr(r.tr->end_msg, want), "%s: wanted %s", r.tr->end_msg, want);
+	run_free(&r);
+}

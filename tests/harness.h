@@ -27,6 +27,9 @@ int thread_named(const struct trace *tr, const char *name);
 const struct thread_metrics *tm(const struct run *r, const char *name);
 /* repr() of the main process's final variable `name` (fails the test when there is none). */
 const char *var_of(const struct trace *tr, const char *name);
+/* Runs text (machine defaults) and checks that it ends with an uncaught exception whose
+ * report contains want ("test.slice:5:1: error: ValueError: ..."). */
+void raises_at(const char *text, const char *want);
 /* The printed lines joined by '|'. */
 void output_of(const struct trace *tr, char *buf, size_t size);
 

@@ -212,10 +212,8 @@ START_TEST(item_size_given)
 	run_text(&r, text, NULL);
 	ck_assert_int_eq(r.tr->end, END_COMPLETED);
 	run_free(&r);
-	run_text(&r, "from multiprocessing import Queue\nq = Queue()\nq.put(1, size=-1)\n", NULL);
-	ck_assert_ptr_nonnull(strstr(r.tr->end_msg, "test.slice:3:1: error: TypeError: size= must "
-						  "be a number of bytes"));
-	run_free(&r);
+	raises_at("from multiprocessing import Queue\nq = Queue()\nq.put(1, size=-1)\n",
+		  "test.slice:3:1: error: TypeError: size= must be a number of bytes");
 }
 END_TEST
 
@@ -624,15 +622,6 @@ START_TEST(join_deadlock_other_reader)
 	run_free(&r);
 }
 END_TEST
-
-static void raises_at(const char *prog, const char *want)
-{
-	struct run r;
-	run_text(&r, prog, NULL);
-	ck_assert_int_eq(r.tr->end, END_ERROR);
-	ck_assert_msg(strstr(r.tr->end_msg, want), "%s: wanted %s", r.tr->end_msg, want);
-	run_free(&r);
-}
 
 /* The run completes, and its printed lines joined by '|' are want. */
 static void completes_with(const char *prog, const char *want)

@@ -291,29 +291,21 @@ START_TEST(bandwidth_delays_big_messages)
 }
 END_TEST
 
-static void fails_with(const char *text, const char *want)
-{
-	struct run r;
-	run_text(&r, text, NULL);
-	ck_assert_msg(strstr(r.tr->end_msg, want), "%s: wanted %s", r.tr->end_msg, want);
-	run_free(&r);
-}
-
 START_TEST(bad_connections_raise_at_their_line)
 {
 	char text[2048];
 	/* the worker's key differs from the server's */
 	snprintf(text, sizeof text, master_worker, "5ms", "abd");
-	fails_with(text, "test.slice:13:5: error: multiprocessing.AuthenticationError: digest "
+	raises_at(text, "test.slice:13:5: error: multiprocessing.AuthenticationError: digest "
 			 "received was wrong");
 	/* nothing listens */
-	fails_with("machine cores=1\n"
+	raises_at("machine cores=1\n"
 		   "from multiprocessing.managers import BaseManager\n"
 		   "m = BaseManager(address=('', 5000))\n"
 		   "m.connect()\n",
 		   "test.slice:4:1: error: ConnectionRefusedError: [Errno 111] Connection refused");
 	/* no link between the hosts */
-	fails_with("machine cores=1\n"
+	raises_at("machine cores=1\n"
 		   "machine host=island cores=1\n"
 		   "from multiprocessing import Process\n"
 		   "from multiprocessing.managers import BaseManager\n"
@@ -327,20 +319,20 @@ START_TEST(bad_connections_raise_at_their_line)
 		   "test.slice:6:5: error: OSError: [Errno 113] No route to host: no link from "
 		   "island to localhost");
 	/* a typeid nobody registered, and a second start() */
-	fails_with("machine cores=1\n"
+	raises_at("machine cores=1\n"
 		   "from multiprocessing.managers import BaseManager\n"
 		   "m = BaseManager(address=('', 5000))\n"
 		   "m.start()\n"
 		   "m.get_nothing()\n",
 		   "test.slice:5:1: error: AttributeError: 'BaseManager' object has no attribute "
 		   "'get_nothing'");
-	fails_with("machine cores=1\n"
+	raises_at("machine cores=1\n"
 		   "from multiprocessing.managers import BaseManager\n"
 		   "m = BaseManager(address=('', 5000))\n"
 		   "m.start()\n"
 		   "m.start()\n",
 		   "test.slice:5:1: error: multiprocessing.ProcessError: Already started server");
-	fails_with("machine cores=1\n"
+	raises_at("machine cores=1\n"
 		   "from multiprocessing import Process\n"
 		   "p = Process(target=print, host='nowhere')\n",
 		   "test.slice:3:5: error: ValueError: Process() host='nowhere': no such host");
